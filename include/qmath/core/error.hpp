@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+// core/error.hpp: qmath::error and the precondition checks of the API layer (core layer).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace qmath {
+
+/// Thrown by the API layer when the caller breaks a documented precondition (bad scale, zero point out of range,
+/// axis out of range, shape mismatch, ...). Always thrown before any output is written. The message names the
+/// offending argument. Hot kernels below the API are `noexcept` and never throw.
+class error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+namespace detail {
+/// Throws qmath::error("<function>: <message>") when `ok` is false.
+inline void require(bool ok, const char* function, const std::string& message) {
+  if (!ok) throw error(std::string(function) + ": " + message);
+}
+}  // namespace detail
+
+}  // namespace qmath

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+// kernels/dispatch.hpp: which kernel table runs (kernels layer).
+//
+// Two modes, chosen by how qmath is linked:
+// - header-only (default): the paths are the scalar reference and the xsimd body for the architecture the
+//   user's compiler flags select (xsimd::default_arch), as with Eigen: -mavx2 -mfma -mf16c gives avx2,
+//   -march=x86-64-v4 gives avx512bw, any aarch64 compiler gives neon.
+// - run-time dispatch: link qmath::isa_kernels (it defines QMATH_RUNTIME_DISPATCH). Every ISA variant the
+//   compiler could build lives in its own translation unit there, and each call takes the best path in
+//   compiled_isas() & allowed_isas().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "qmath/core/cpu.hpp"
+#include "qmath/kernels/convert_table.hpp"
+#include "qmath/kernels/ref/convert.hpp"
+
+#if !defined(QMATH_RUNTIME_DISPATCH)
+#include "qmath/kernels/simd/convert.hpp"
+#endif
+
+namespace qmath {
+namespace kernels {
+
+inline constexpr ConvertKernels kScalarConvertKernels{isa::scalar,
+                                                      &ref::convert_f32_to_f16,
+                                                      &ref::convert_f16_to_f32,
+                                                      &ref::convert_f32_to_bf16,
+                                                      &ref::convert_bf16_to_f32,
+                                                      &ref::convert_f32_to_fp8,
+                                                      &ref::convert_fp8_to_f32};
+
+#if defined(QMATH_RUNTIME_DISPATCH)
+namespace detail {
+// Defined in qmath::isa_kernels (src/isa/registry.cpp).
+isa built_isas() noexcept;
+const ConvertKernels* built_convert_kernels(isa path) noexcept;
+}  // namespace detail
+#else
+namespace detail {
+template <class Arch>
+constexpr isa isa_of_arch() noexcept {
+#if XSIMD_WITH_AVX512BW
+  if (x86::is_avx512_family<Arch>::value) return isa::avx512bw;
+#endif
+#if XSIMD_WITH_AVX2
+  if (x86::is_avx2_family<Arch>::value) return isa::avx2;
+#endif
+#if XSIMD_WITH_NEON64
+  if (arm::is_neon64_family<Arch>::value) return isa::neon;
+#endif
+  return isa::none;
+}
+
+template <class Arch, bool = simd::has_convert_body<Arch>::value>
+struct DefaultConvertKernels {
+  static constexpr isa path = isa::none;
+  static const ConvertKernels* get() noexcept { return nullptr; }
+};
+template <class Arch>
+struct DefaultConvertKernels<Arch, true> {
+  static constexpr isa path = isa_of_arch<Arch>();
+  static const ConvertKernels* get() noexcept {
+    static constexpr ConvertKernels table = simd::make_convert_kernels<Arch>(path);
+    return &table;
+  }
+};
+
+inline isa built_isas() noexcept { return DefaultConvertKernels<xsimd::default_arch>::path; }
+inline const ConvertKernels* built_convert_kernels(isa path) noexcept {
+  using Default = DefaultConvertKernels<xsimd::default_arch>;
+  return path == Default::path ? Default::get() : nullptr;
+}
+}  // namespace detail
+#endif
+
+/// The ISA paths compiled into this program (scalar always).
+inline isa compiled_isas() noexcept { return isa::scalar | detail::built_isas(); }
+
+/// The conversion table of one path, or nullptr when that path is not compiled in. Does not check that the
+/// CPU can run it: see supported_isas().
+inline const ConvertKernels* convert_kernels(isa path) noexcept {
+  if (path == isa::scalar) return &kScalarConvertKernels;
+  return has(compiled_isas(), path) ? detail::built_convert_kernels(path) : nullptr;
+}
+
+/// The table calls go through: the best compiled path this CPU runs and QMATH_ISA / ScopedIsaOverride allow.
+inline const ConvertKernels& active_convert_kernels() noexcept {
+  const isa usable = compiled_isas() & allowed_isas();
+  for (std::size_t i = sizeof(kAllIsas) / sizeof(kAllIsas[0]); i-- > 0;) {
+    if (!has(usable, kAllIsas[i])) continue;
+    if (const ConvertKernels* table = convert_kernels(kAllIsas[i])) return *table;
+  }
+  return kScalarConvertKernels;
+}
+
+}  // namespace kernels
+}  // namespace qmath

@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: Apache-2.0
+// src/isa/isa_tu.hpp: what every ISA translation unit defines. Each unit is compiled with its ISA's flags and holds
+// only instantiations of templates on its own Arch (no Eigen, no calls to non-template inline functions), so no
+// code built for a wider ISA can leak into the rest of the program through the linker's choice of inline copies.
+#pragma once
+
+#include "qmath/kernels/convert_table.hpp"
+
+namespace qmath {
+namespace kernels {
+namespace detail {
+const ConvertKernels& convert_kernels_avx2() noexcept;
+const ConvertKernels& convert_kernels_avx512bw() noexcept;
+const ConvertKernels& convert_kernels_avx512bf16() noexcept;
+const ConvertKernels& convert_kernels_neon() noexcept;
+}  // namespace detail
+}  // namespace kernels
+}  // namespace qmath

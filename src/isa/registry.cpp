@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// src/isa/registry.cpp: maps each built ISA to its kernel tables (compiled without ISA flags).
+#include "isa_tu.hpp"
+#include "qmath/kernels/dispatch.hpp"
+
+namespace qmath {
+namespace kernels {
+namespace detail {
+
+isa built_isas() noexcept {
+  isa built = isa::scalar;
+#if defined(QMATH_BUILT_AVX2)
+  built = built | isa::avx2;
+#endif
+#if defined(QMATH_BUILT_AVX512BW)
+  built = built | isa::avx512bw;
+#endif
+#if defined(QMATH_BUILT_AVX512BF16)
+  built = built | isa::avx512bf16;
+#endif
+#if defined(QMATH_BUILT_NEON)
+  built = built | isa::neon;
+#endif
+  return built;
+}
+
+const ConvertKernels* built_convert_kernels(isa path) noexcept {
+  switch (path) {
+#if defined(QMATH_BUILT_AVX2)
+    case isa::avx2: return &convert_kernels_avx2();
+#endif
+#if defined(QMATH_BUILT_AVX512BW)
+    case isa::avx512bw: return &convert_kernels_avx512bw();
+#endif
+#if defined(QMATH_BUILT_AVX512BF16)
+    case isa::avx512bf16: return &convert_kernels_avx512bf16();
+#endif
+#if defined(QMATH_BUILT_NEON)
+    case isa::neon: return &convert_kernels_neon();
+#endif
+    default: return nullptr;
+  }
+}
+
+}  // namespace detail
+}  // namespace kernels
+}  // namespace qmath

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+// The scalar fp16 reference against the CPU's own converter (F16C `vcvtss2sh`-style scalar use of vcvtps2ph and
+// vcvtph2ps) on all 2^32 fp32 inputs and all 2^16 codes. This unit alone is compiled with -mf16c; it skips,
+// saying so, on a CPU without F16C.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include <gtest/gtest.h>
+
+#include "qmath/core/cpu.hpp"
+#include "qmath/format/fp16.hpp"
+
+namespace {
+
+TEST(F16cHardware, ScalarReferenceMatchesHardwareOnAllInputs) {
+  if (!qmath::has(qmath::supported_isas(), qmath::isa::avx2)) GTEST_SKIP() << "this CPU lacks F16C";
+  std::uint64_t mismatches = 0;
+  for (std::uint64_t bits = 0; bits < (1ull << 32); ++bits) {
+    const float x = qmath::f32_from_bits(static_cast<std::uint32_t>(bits));
+    const auto hw = static_cast<std::uint16_t>(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    if (hw != qmath::f32_to_f16_bits(x) && ++mismatches < 5)
+      ADD_FAILURE() << std::hex << "input 0x" << bits << ": hardware 0x" << hw << ", reference 0x"
+                    << qmath::f32_to_f16_bits(x);
+  }
+  EXPECT_EQ(mismatches, 0u);
+  for (std::uint32_t code = 0; code < (1u << 16); ++code)
+    ASSERT_EQ(qmath::f32_bits(_cvtsh_ss(static_cast<unsigned short>(code))),
+              qmath::f32_bits(qmath::f16_bits_to_f32(static_cast<std::uint16_t>(code))))
+        << std::hex << "code 0x" << code;
+}
+
+}  // namespace
