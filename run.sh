@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# run.sh: build qmath (release) and run the main job, the `qmath` tool; with no arguments, the format tour.
+#   ./run.sh                 # format tour: bit layouts, round-trip error and conversion speed of each format
+#   ./run.sh formats         # the same, explicitly; other arguments go to the tool
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+source .ci/deps.sh
+qmath_need_packages "${QMATH_BUILD_PACKAGES[@]}"
+build=build/run
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQMATH_BUILD_TESTS=OFF -DQMATH_BUILD_BENCHMARKS=OFF \
+  -DQMATH_BUILD_EXAMPLES=ON >/dev/null
+cmake --build "$build" --target qmath_cli >/dev/null
+exec "$build/examples/qmath" "$@"

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# test.sh: the whole test suite, as CI runs it. Stages (all by default, or name some):
+#   release   g++ -O3 -Werror: unit + exhaustive (all 2^32 inputs on every x86 path this CPU has)
+#   clang     clang++ -Werror: unit tests
+#   asan      g++ with AddressSanitizer + UndefinedBehaviorSanitizer: unit tests
+#   aarch64   cross build, tests under qemu-aarch64 (NEON paths; exhaustive sweeps strided, see README)
+#   consumer  install qmath, then build a separate project with find_package(qmath) and with add_subdirectory
+#   bench     build the benchmarks and run each once, briefly (proves they run; figures are not judged here)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+source .ci/deps.sh
+qmath_need_packages "${QMATH_BUILD_PACKAGES[@]}" "${QMATH_TEST_PACKAGES[@]}"
+
+stages=("$@")
+[ ${#stages[@]} -eq 0 ] && stages=(release clang asan aarch64 consumer bench)
+jobs=$(nproc)
+summary=()
+
+configure_build() {  # preset [extra cmake args...]
+  local preset=$1
+  shift
+  cmake --preset "$preset" -G Ninja "$@" >/dev/null
+  cmake --build "build/$preset" -j "$jobs"
+}
+
+run_ctest() {  # preset [ctest args...]
+  local preset=$1
+  shift
+  (cd "build/$preset" && ctest -j "$jobs" --output-on-failure "$@" | tee "ctest.log")
+  grep -h '^\[qmath\] covered ISA paths' "build/$preset"/Testing/Temporary/LastTest*.log 2>/dev/null | sort -u |
+    sed "s/^/  $preset: /" >>"build/$preset/isa-coverage.txt" || true
+  summary+=("$preset: $(grep -E 'tests passed' "build/$preset/ctest.log" | tail -1)")
+}
+
+for stage in "${stages[@]}"; do
+  echo "== stage: $stage"
+  case "$stage" in
+    release)
+      configure_build release
+      run_ctest release
+      ;;
+    clang)
+      configure_build clang
+      run_ctest clang -LE exhaustive
+      ;;
+    asan)
+      configure_build debug-asan
+      ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest debug-asan -LE exhaustive
+      ;;
+    aarch64)
+      configure_build aarch64
+      # A full 2^32 sweep of every conversion mode takes ~16 minutes under emulation; CI sweeps every 257th input
+      # (QMATH_SWEEP_STRIDE) on top of the unit tests' edge values. QMATH_SWEEP_STRIDE=1 ./test.sh aarch64 runs all.
+      QMATH_SWEEP_STRIDE=${QMATH_SWEEP_STRIDE:-257} run_ctest aarch64
+      ;;
+    consumer)
+      rm -rf build/consumer
+      cmake -S . -B build/consumer/qmath -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PWD/build/consumer/prefix" \
+        -DQMATH_BUILD_TESTS=OFF -DQMATH_BUILD_BENCHMARKS=OFF -DQMATH_BUILD_EXAMPLES=OFF >/dev/null
+      cmake --build build/consumer/qmath -j "$jobs" >/dev/null
+      cmake --install build/consumer/qmath >/dev/null
+      for mode in find_package add_subdirectory; do
+        cmake -S tests/consumer -B "build/consumer/$mode" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+          -DCMAKE_PREFIX_PATH="$PWD/build/consumer/prefix" -DQMATH_CONSUMER_MODE=$mode -DQMATH_SOURCE_DIR="$PWD" >/dev/null
+        cmake --build "build/consumer/$mode" -j "$jobs" >/dev/null
+        (cd "build/consumer/$mode" && ctest --output-on-failure | tee ctest.log)
+        summary+=("consumer ($mode): $(grep -E 'tests passed' "build/consumer/$mode/ctest.log" | tail -1)")
+      done
+      PKG_CONFIG_PATH="$PWD/build/consumer/prefix/share/pkgconfig" pkg-config --cflags qmath >/dev/null
+      summary+=("consumer (pkg-config): qmath.pc found, cflags $(PKG_CONFIG_PATH="$PWD/build/consumer/prefix/share/pkgconfig" pkg-config --cflags qmath)")
+      ;;
+    bench)
+      configure_build release
+      ./build/release/benchmarks/bench_convert --benchmark_min_time=0.01 --benchmark_filter='/65536$' >/dev/null
+      summary+=("bench: bench_convert ran every benchmark once (L2 size)")
+      ;;
+    *)
+      echo "unknown stage '$stage' (release clang asan aarch64 consumer bench)" >&2
+      exit 2
+      ;;
+  esac
+done
+
+echo "== summary"
+printf '%s\n' "${summary[@]}"
+echo "== ISA paths (tested = ran on this CPU or emulator; SKIPPED = compiled in but this CPU lacks it)"
+cat build/*/isa-coverage.txt 2>/dev/null | sort -u || true
+rm -f build/*/isa-coverage.txt
