@@ -47,6 +47,19 @@ struct Pieces<Arch, std::enable_if_t<x86::is_avx2_family<Arch>::value || x86::is
   static I load_as_high_halves(const std::uint16_t* src) noexcept { return x86::load_as_high_halves<Arch>(src); }
   static void store_low_bytes(std::uint8_t* dst, I v) noexcept { x86::store_low_bytes<Arch>(dst, v); }
   static I load_bytes(const std::uint8_t* src) noexcept { return x86::load_bytes<Arch>(src); }
+  // Counts must be in [0, 31].
+  static I shift_left_lanes(I v, I count) noexcept {
+#if XSIMD_WITH_AVX512BW
+    if constexpr (x86::is_avx512_family<Arch>::value) return x86::shift_left_lanes<Arch>(v, count);
+#endif
+    return v << count;
+  }
+  static I shift_right_lanes(I v, I count) noexcept {
+#if XSIMD_WITH_AVX512BW
+    if constexpr (x86::is_avx512_family<Arch>::value) return x86::shift_right_lanes<Arch>(v, count);
+#endif
+    return v >> count;  // counts are in range and v >= 0 where it matters: arithmetic = logical
+  }
 };
 #endif
 
@@ -62,6 +75,8 @@ struct Pieces<Arch, std::enable_if_t<arm::is_neon64_family<Arch>::value>> {
   static I load_as_high_halves(const std::uint16_t* src) noexcept { return arm::load_as_high_halves<Arch>(src); }
   static void store_low_bytes(std::uint8_t* dst, I v) noexcept { arm::store_low_bytes<Arch>(dst, v); }
   static I load_bytes(const std::uint8_t* src) noexcept { return arm::load_bytes<Arch>(src); }
+  static I shift_left_lanes(I v, I count) noexcept { return v << count; }   // `sshl`, counts in [0, 31]
+  static I shift_right_lanes(I v, I count) noexcept { return v >> count; }
 };
 #endif
 
@@ -108,13 +123,16 @@ inline xsimd::batch<std::int32_t, Arch> encode_minifloat(xsimd::batch<float, Arc
   // Normal results: rebias and round to nearest even by adding half - 1 plus the lowest kept bit.
   const I rebiased = abs - I((127 - Spec::kBias) << 23);
   const I normal = (rebiased + I((1 << (kDrop - 1)) - 1) + ((rebiased >> kDrop) & I(1))) >> kDrop;
-  // Subnormal results: the significand shifted by kDrop + (min normal exponent - exponent), at most 31 (a shift
-  // of 31 of a value below 2^24 rounds to 0, as every larger shift would).
+  // Subnormal results: the significand shifted by kDrop + (min normal exponent - exponent), clamped to [1, 31]
+  // (a shift of 31 of a value below 2^24 rounds to 0, as every larger shift would; lanes whose count would be
+  // below 1 are normal and take the other branch, the clamp only keeps the shifts defined).
+  using P = Pieces<Arch>;
   const I exponent = (abs >> 23) - I(127);
-  const I shift = xsimd::min(I(kDrop + kMinNormalExponent) - exponent, I(31));
+  const I shift = xsimd::max(xsimd::min(I(kDrop + kMinNormalExponent) - exponent, I(31)), I(1));
   const I significand = (abs & I(0x7fffff)) | I(0x800000);
-  const I half_minus_one = (I(1) << (shift - I(1))) - I(1);
-  const I subnormal = (significand + half_minus_one + ((significand >> shift) & I(1))) >> shift;
+  const I half_minus_one = P::shift_left_lanes(I(1), shift - I(1)) - I(1);
+  const I subnormal =
+      P::shift_right_lanes(significand + half_minus_one + (P::shift_right_lanes(significand, shift) & I(1)), shift);
   I magnitude = xsimd::select(exponent >= I(kMinNormalExponent), normal, subnormal);
 
   const I nan_code = Spec::kHasInfinity ? (I(static_cast<std::int32_t>(Spec::kTopExponent | Spec::kQuietBit)) |

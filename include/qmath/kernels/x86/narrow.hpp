@@ -63,6 +63,18 @@ template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
 inline xsimd::batch<std::int32_t, Arch> load_bytes(const std::uint8_t* src) noexcept {
   return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
 }
+/// Per-lane shifts by per-lane counts (`vpsllvd` / `vpsrlvd`): xsimd 8.1 has no batch-by-batch shift for AVX-512 and
+/// falls back to a scalar loop.
+template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> shift_left_lanes(xsimd::batch<std::int32_t, Arch> v,
+                                                         xsimd::batch<std::int32_t, Arch> count) noexcept {
+  return _mm512_sllv_epi32(v, count);
+}
+template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> shift_right_lanes(xsimd::batch<std::int32_t, Arch> v,
+                                                          xsimd::batch<std::int32_t, Arch> count) noexcept {
+  return _mm512_srlv_epi32(v, count);
+}
 #endif
 
 }  // namespace x86
