@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "qmath/kernels/dispatch.hpp"
+#include "qmath/kernels/simd/convert.hpp"
 #include "support/isa_params.hpp"
 
 namespace {
@@ -187,6 +188,38 @@ TEST_P(ConvertPaths, Fp8ToF32) {
                                                     c, r, "fp8_to_f32", GetParam());
       if (HasFatalFailure()) return;
     }
+}
+
+// Outputs past kStreamingThresholdBytes take the non-temporal store path (x86): an unaligned head, an aligned
+// streamed middle and a tail, all of which must match the reference and stay inside the output.
+TEST_P(ConvertPaths, LargeArraysPastTheStreamingThreshold) {
+  QMATH_SKIP_IF_UNSUPPORTED(GetParam());
+  constexpr std::size_t kBytes = qmath::kernels::simd::detail::kStreamingThresholdBytes;
+  const std::size_t n16 = kBytes / 2 + 37, n32 = kBytes / 4 + 37;
+  const auto floats = test_floats(n16, 77);
+  auto to_f16 = [](const ConvertKernels& k) {
+    return [&k](const float* s, std::uint16_t* d, std::size_t m) { k.f32_to_f16(s, d, m, overflow_mode::saturate); };
+  };
+  auto c1 = to_f16(candidate()), r1 = to_f16(reference());
+  expect_same_as_reference<float, std::uint16_t>(floats, c1, r1, "f32_to_f16 (streaming)", GetParam());
+  auto to_bf16 = [](const ConvertKernels& k) {
+    return [&k](const float* s, std::uint16_t* d, std::size_t m) {
+      k.f32_to_bf16(s, d, m, bf16_rounding::nearest_even, overflow_mode::to_infinity);
+    };
+  };
+  auto c2 = to_bf16(candidate()), r2 = to_bf16(reference());
+  expect_same_as_reference<float, std::uint16_t>(floats, c2, r2, "f32_to_bf16 (streaming)", GetParam());
+  const auto codes = random_codes<std::uint16_t>(n32, 78);
+  auto f16 = [](const ConvertKernels& k) {
+    return [&k](const std::uint16_t* s, float* d, std::size_t m) { k.f16_to_f32(s, d, m); };
+  };
+  auto c3 = f16(candidate()), r3 = f16(reference());
+  expect_same_as_reference<std::uint16_t, float>(codes, c3, r3, "f16_to_f32 (streaming)", GetParam());
+  auto bf16 = [](const ConvertKernels& k) {
+    return [&k](const std::uint16_t* s, float* d, std::size_t m) { k.bf16_to_f32(s, d, m); };
+  };
+  auto c4 = bf16(candidate()), r4 = bf16(reference());
+  expect_same_as_reference<std::uint16_t, float>(codes, c4, r4, "bf16_to_f32 (streaming)", GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPaths, ConvertPaths, ::testing::ValuesIn(qmath_test::compiled_isa_list()),

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <cstdint>
 
 #include <xsimd/xsimd.hpp>
 
@@ -33,6 +34,7 @@ namespace detail {
 template <class Arch, class Enable = void>
 struct Pieces {
   static constexpr bool available = false;
+  static constexpr bool can_stream = false;
 };
 
 #if (XSIMD_WITH_AVX2 && defined(__F16C__)) || XSIMD_WITH_AVX512BW
@@ -41,6 +43,16 @@ struct Pieces<Arch, std::enable_if_t<x86::is_avx2_family<Arch>::value || x86::is
   using I = xsimd::batch<std::int32_t, Arch>;
   using F = xsimd::batch<float, Arch>;
   static constexpr bool available = true;
+  // Non-temporal stores of one batch's output; dst aligned to that output's size (F::size * element size).
+  static constexpr bool can_stream = true;
+  static void stream_as_f16(std::uint16_t* dst, F v) noexcept { x86::stream_store<Arch>(dst, x86::to_f16<Arch>(v)); }
+  static void stream_high_halves(std::uint16_t* dst, I v) noexcept {
+    x86::stream_store<Arch>(dst, x86::high_halves<Arch>(v));
+  }
+  static void stream_f32(float* dst, F v) noexcept {
+    x86::stream_store<Arch>(dst, xsimd::bitwise_cast<I>(v).data);
+  }
+  static void stream_fence() noexcept { _mm_sfence(); }
   static void store_as_f16(std::uint16_t* dst, F v) noexcept { x86::store_as_f16<Arch>(dst, v); }
   static F load_f16(const std::uint16_t* src) noexcept { return x86::load_f16<Arch>(src); }
   static void store_high_halves(std::uint16_t* dst, I v) noexcept { x86::store_high_halves<Arch>(dst, v); }
@@ -69,6 +81,7 @@ struct Pieces<Arch, std::enable_if_t<arm::is_neon64_family<Arch>::value>> {
   using I = xsimd::batch<std::int32_t, Arch>;
   using F = xsimd::batch<float, Arch>;
   static constexpr bool available = true;
+  static constexpr bool can_stream = false;
   static void store_as_f16(std::uint16_t* dst, F v) noexcept { arm::store_as_f16<Arch>(dst, v); }
   static F load_f16(const std::uint16_t* src) noexcept { return arm::load_f16<Arch>(src); }
   static void store_high_halves(std::uint16_t* dst, I v) noexcept { arm::store_high_halves<Arch>(dst, v); }
@@ -99,6 +112,32 @@ inline void for_each_block(const In* src, Out* dst, std::size_t n, Block&& block
     std::memcpy(in, src + i, (n - i) * sizeof(In));
     block(static_cast<const In*>(in), static_cast<Out*>(out));
     std::memcpy(dst + i, out, (n - i) * sizeof(Out));
+  }
+}
+
+/// Outputs at least this large (bytes) are written with non-temporal stores where the ISA has them: such arrays
+/// do not fit in the last-level cache, so caching the destination only costs bandwidth (the read for ownership).
+/// Below it, ordinary stores keep the result in cache for whoever reads it next.
+constexpr std::size_t kStreamingThresholdBytes = std::size_t{8} << 20;
+
+/// for_each_block, but large outputs go through `stream_block` (non-temporal stores to an aligned dst) for the
+/// aligned middle part; the unaligned head and the tail use `block`.
+template <class Arch, std::size_t W, class In, class Out, class Block, class StreamBlock>
+inline void for_each_block_streaming(const In* src, Out* dst, std::size_t n, Block&& block,
+                                     StreamBlock&& stream_block) noexcept {
+  constexpr std::size_t kAlign = W * sizeof(Out);
+  const auto address = reinterpret_cast<std::uintptr_t>(dst);
+  if (!Pieces<Arch>::can_stream || n * sizeof(Out) < kStreamingThresholdBytes || address % sizeof(Out) != 0) {
+    for_each_block<W>(src, dst, n, block);
+    return;
+  }
+  if constexpr (Pieces<Arch>::can_stream) {
+    const std::size_t head = ((kAlign - address % kAlign) % kAlign) / sizeof(Out);
+    for_each_block<W>(src, dst, head, block);
+    std::size_t i = head;
+    for (; i + W <= n; i += W) stream_block(src + i, dst + i);
+    Pieces<Arch>::stream_fence();
+    for_each_block<W>(src + i, dst + i, n - i, block);
   }
 }
 
@@ -198,37 +237,58 @@ inline xsimd::batch<std::int32_t, Arch> round_to_bf16_high(xsimd::batch<float, A
 template <class Arch>
 inline void convert_f32_to_f16(const float* src, std::uint16_t* dst, std::size_t n, overflow_mode mode) noexcept {
   using F = xsimd::batch<float, Arch>;
-  detail::for_each_block<F::size>(src, dst, n, [mode](const float* in, std::uint16_t* out) {
-    F x = F::load_unaligned(in);
-    // 65504 is fp16's max finite: clamping to it first makes the hardware's overflow-to-inf a saturation.
-    if (mode == overflow_mode::saturate) x = detail::clamp_magnitude(x, 65504.0f);
-    detail::Pieces<Arch>::store_as_f16(out, x);
-  });
+  using P = detail::Pieces<Arch>;
+  // 65504 is fp16's max finite: clamping to it first makes the hardware's overflow-to-inf a saturation.
+  const auto load = [mode](const float* in) {
+    const F x = F::load_unaligned(in);
+    return mode == overflow_mode::saturate ? detail::clamp_magnitude(x, 65504.0f) : x;
+  };
+  detail::for_each_block_streaming<Arch, F::size>(
+      src, dst, n, [&](const float* in, std::uint16_t* out) { P::store_as_f16(out, load(in)); },
+      [&](const float* in, std::uint16_t* out) {
+        if constexpr (P::can_stream) P::stream_as_f16(out, load(in));
+      });
 }
 
 template <class Arch>
 inline void convert_f16_to_f32(const std::uint16_t* src, float* dst, std::size_t n) noexcept {
   using F = xsimd::batch<float, Arch>;
-  detail::for_each_block<F::size>(src, dst, n, [](const std::uint16_t* in, float* out) {
-    detail::Pieces<Arch>::load_f16(in).store_unaligned(out);
-  });
+  using P = detail::Pieces<Arch>;
+  detail::for_each_block_streaming<Arch, F::size>(
+      src, dst, n, [](const std::uint16_t* in, float* out) { P::load_f16(in).store_unaligned(out); },
+      [](const std::uint16_t* in, float* out) {
+        if constexpr (P::can_stream) P::stream_f32(out, P::load_f16(in));
+      });
 }
 
 template <class Arch>
 inline void convert_f32_to_bf16(const float* src, std::uint16_t* dst, std::size_t n, bf16_rounding rounding,
                                 overflow_mode mode) noexcept {
   using F = xsimd::batch<float, Arch>;
-  detail::for_each_block<F::size>(src, dst, n, [rounding, mode](const float* in, std::uint16_t* out) {
-    detail::Pieces<Arch>::store_high_halves(out, detail::round_to_bf16_high(F::load_unaligned(in), rounding, mode));
-  });
+  using P = detail::Pieces<Arch>;
+  detail::for_each_block_streaming<Arch, F::size>(
+      src, dst, n,
+      [rounding, mode](const float* in, std::uint16_t* out) {
+        P::store_high_halves(out, detail::round_to_bf16_high(F::load_unaligned(in), rounding, mode));
+      },
+      [rounding, mode](const float* in, std::uint16_t* out) {
+        if constexpr (P::can_stream)
+          P::stream_high_halves(out, detail::round_to_bf16_high(F::load_unaligned(in), rounding, mode));
+      });
 }
 
 template <class Arch>
 inline void convert_bf16_to_f32(const std::uint16_t* src, float* dst, std::size_t n) noexcept {
   using F = xsimd::batch<float, Arch>;
-  detail::for_each_block<F::size>(src, dst, n, [](const std::uint16_t* in, float* out) {
-    xsimd::bitwise_cast<xsimd::batch<float, Arch>>(detail::Pieces<Arch>::load_as_high_halves(in)).store_unaligned(out);
-  });
+  using P = detail::Pieces<Arch>;
+  detail::for_each_block_streaming<Arch, F::size>(
+      src, dst, n,
+      [](const std::uint16_t* in, float* out) {
+        xsimd::bitwise_cast<F>(P::load_as_high_halves(in)).store_unaligned(out);
+      },
+      [](const std::uint16_t* in, float* out) {
+        if constexpr (P::can_stream) P::stream_f32(out, xsimd::bitwise_cast<F>(P::load_as_high_halves(in)));
+      });
 }
 
 template <class Arch>

@@ -25,10 +25,14 @@ template <class Arch>
 using is_avx512_family = std::is_base_of<xsimd::avx512bw, Arch>;
 
 #if XSIMD_WITH_AVX2 && defined(__F16C__)
-/// 8 x fp32 -> 8 x fp16 codes at dst (16 bytes).
+/// 8 x fp32 -> 8 x fp16 codes (16 bytes).
+template <class Arch, std::enable_if_t<is_avx2_family<Arch>::value, int> = 0>
+inline __m128i to_f16(xsimd::batch<float, Arch> v) noexcept {
+  return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
 template <class Arch, std::enable_if_t<is_avx2_family<Arch>::value, int> = 0>
 inline void store_as_f16(std::uint16_t* dst, xsimd::batch<float, Arch> v) noexcept {
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), to_f16<Arch>(v));
 }
 /// 8 x fp16 codes at src (16 bytes) -> 8 x fp32.
 template <class Arch, std::enable_if_t<is_avx2_family<Arch>::value, int> = 0>
@@ -38,11 +42,14 @@ inline xsimd::batch<float, Arch> load_f16(const std::uint16_t* src) noexcept {
 #endif
 
 #if XSIMD_WITH_AVX512BW
-/// 16 x fp32 -> 16 x fp16 codes at dst (32 bytes).
+/// 16 x fp32 -> 16 x fp16 codes (32 bytes).
+template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
+inline __m256i to_f16(xsimd::batch<float, Arch> v) noexcept {
+  return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
 template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
 inline void store_as_f16(std::uint16_t* dst, xsimd::batch<float, Arch> v) noexcept {
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst),
-                      _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), to_f16<Arch>(v));
 }
 /// 16 x fp16 codes at src (32 bytes) -> 16 x fp32.
 template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
