@@ -67,8 +67,7 @@ for stage in "${stages[@]}"; do
         (cd "build/consumer/$mode" && ctest --output-on-failure | tee ctest.log)
         summary+=("consumer ($mode): $(grep -E 'tests passed' "build/consumer/$mode/ctest.log" | tail -1)")
       done
-      PKG_CONFIG_PATH="$PWD/build/consumer/prefix/share/pkgconfig" pkg-config --cflags qmath >/dev/null
-      summary+=("consumer (pkg-config): qmath.pc found, cflags $(PKG_CONFIG_PATH="$PWD/build/consumer/prefix/share/pkgconfig" pkg-config --cflags qmath)")
+            summary+=("consumer (pkg-config): qmath.pc found, cflags $(PKG_CONFIG_PATH="$PWD/build/consumer/prefix/share/pkgconfig" pkg-config --cflags qmath)")
       ;;
     bench)
       configure_build release

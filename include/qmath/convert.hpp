@@ -20,6 +20,12 @@
 #include "qmath/kernels/dispatch.hpp"
 
 namespace qmath {
+// The same per-mode inline namespace as kernels/dispatch.hpp, for the same reason.
+#if defined(QMATH_RUNTIME_DISPATCH)
+inline namespace runtime_dispatch {
+#else
+inline namespace header_only {
+#endif
 
 // ---- Pointer + count. src and dst must not overlap; n == 0 does nothing. Never throws. -------------------------
 
@@ -67,7 +73,7 @@ inline void convert(const Eigen::bfloat16* src, float* dst, std::size_t n) noexc
 
 // ---- Eigen containers ----------------------------------------------------------------------------------------
 
-namespace detail {
+namespace convert_detail {
 
 template <class T>
 struct is_eigen_tensor : std::false_type {};
@@ -82,7 +88,7 @@ inline void require_contiguous(const Eigen::DenseBase<Derived>& x, const char* f
   const auto& d = x.derived();
   const bool contiguous =
       d.size() == 0 || (d.innerStride() == 1 && (d.outerSize() <= 1 || d.outerStride() == d.innerSize()));
-  require(contiguous, function, std::string(name) + " must be stored contiguously (inner stride 1, no outer gap)");
+  qmath::detail::require(contiguous, function, std::string(name) + " must be stored contiguously (inner stride 1, no outer gap)");
 }
 
 template <class To, class From>
@@ -90,28 +96,33 @@ inline void convert_elements(const From* src, To* dst, std::size_t n) noexcept {
   convert(src, dst, n);
 }
 
-}  // namespace detail
+}  // namespace convert_detail
 
 /// Converts a dense, contiguous Eigen matrix/array/Map (float <-> Eigen::half / Eigen::bfloat16) into `dst`,
-/// which must have the same number of elements (it is not resized).
-/// @throws qmath::error on a size mismatch or a non-contiguous operand, before anything is written.
+/// which must have the same rows and columns (it is not resized) and, unless they are vectors, the same storage
+/// order (element i of memory is converted into element i of memory).
+/// @throws qmath::error on a shape or storage-order mismatch or a non-contiguous operand, before anything is written.
 template <class SrcDerived, class DstDerived>
 inline void convert(const Eigen::DenseBase<SrcDerived>& src, Eigen::DenseBase<DstDerived>& dst) {
-  detail::require_contiguous(src, "qmath::convert", "src");
-  detail::require_contiguous(dst, "qmath::convert", "dst");
-  detail::require(src.size() == dst.size(), "qmath::convert", "src and dst sizes differ");
-  detail::convert_elements(src.derived().data(), dst.derived().data(), static_cast<std::size_t>(src.size()));
+  convert_detail::require_contiguous(src, "qmath::convert", "src");
+  convert_detail::require_contiguous(dst, "qmath::convert", "dst");
+  qmath::detail::require(src.rows() == dst.rows() && src.cols() == dst.cols(), "qmath::convert",
+                  "src and dst sizes differ (rows and columns must match)");
+  const bool vector = src.rows() == 1 || src.cols() == 1;
+  qmath::detail::require(vector || static_cast<bool>(SrcDerived::IsRowMajor) == static_cast<bool>(DstDerived::IsRowMajor),
+                  "qmath::convert", "src and dst storage orders differ (row-major vs column-major)");
+  convert_detail::convert_elements(src.derived().data(), dst.derived().data(), static_cast<std::size_t>(src.size()));
 }
 
 /// Same for Eigen::Tensor / TensorMap (always contiguous); the layouts of src and dst must agree.
 /// @throws qmath::error on an element count mismatch.
-template <class Src, class Dst, std::enable_if_t<detail::is_eigen_tensor<Src>::value &&
-                                                 detail::is_eigen_tensor<std::remove_const_t<Dst>>::value, int> = 0>
+template <class Src, class Dst, std::enable_if_t<convert_detail::is_eigen_tensor<Src>::value &&
+                                                 convert_detail::is_eigen_tensor<std::remove_const_t<Dst>>::value, int> = 0>
 inline void convert(const Src& src, Dst& dst) {
   static_assert(static_cast<int>(Src::Layout) == static_cast<int>(std::remove_const_t<Dst>::Layout),
                 "qmath::convert: src and dst tensors must have the same layout");
-  detail::require(src.size() == dst.size(), "qmath::convert", "src and dst element counts differ");
-  detail::convert_elements(src.data(), dst.data(), static_cast<std::size_t>(src.size()));
+  qmath::detail::require(src.size() == dst.size(), "qmath::convert", "src and dst element counts differ");
+  convert_detail::convert_elements(src.data(), dst.data(), static_cast<std::size_t>(src.size()));
 }
 
 /// A new tensor of the same shape and layout holding the fp16 / bf16 / fp32 conversion of `src`.
@@ -135,4 +146,5 @@ inline Eigen::Tensor<float, N, Options, Index> to_f32(const Eigen::Tensor<Scalar
   return dst;
 }
 
+}  // inline namespace runtime_dispatch / header_only
 }  // namespace qmath

@@ -67,6 +67,21 @@ TEST(ConvertApi, ErrorsBeforeWriting) {
   EXPECT_THROW(qmath::convert(t, th), qmath::error);
 }
 
+TEST(ConvertApi, MatrixShapeAndStorageOrderMustMatch) {
+  Eigen::Matrix<float, 2, 3, Eigen::RowMajor> row_major;
+  row_major << 1, 2, 3, 4, 5, 6;
+  Eigen::Matrix<Eigen::half, 2, 3> col_major;
+  col_major.setConstant(Eigen::half(9.0f));
+  EXPECT_THROW(qmath::convert(row_major, col_major), qmath::error);  // would transpose the data silently
+  EXPECT_EQ(static_cast<float>(col_major(0, 1)), 9.0f);
+  Eigen::Matrix<Eigen::half, 3, 2, Eigen::RowMajor> transposed_shape;
+  EXPECT_THROW(qmath::convert(row_major, transposed_shape), qmath::error);  // same size, other shape
+  Eigen::Matrix<Eigen::half, 2, 3, Eigen::RowMajor> same;
+  qmath::convert(row_major, same);
+  EXPECT_EQ(static_cast<float>(same(0, 1)), 2.0f);
+  EXPECT_EQ(static_cast<float>(same(1, 2)), 6.0f);
+}
+
 TEST(ConvertApi, EmptyIsANoOp) {
   qmath::convert_f32_to_f16(nullptr, nullptr, 0);
   qmath::convert_fp8_to_f32(nullptr, nullptr, 0, qmath::fp8_format::e5m2);

@@ -22,8 +22,8 @@ using qmath::fp8_format;
 using qmath::overflow_mode;
 using qmath::kernels::ConvertKernels;
 
-constexpr std::size_t kGuard = 7;                 // elements of canary before and after the output
-constexpr std::size_t kOffset = 1;                // misaligns every base pointer by one element
+constexpr std::size_t kGuard = 7;   // elements of canary before and after the output; 7 also misaligns its start
+constexpr std::size_t kOffset = 1;  // misaligns the input base pointer by one element
 const std::vector<std::size_t> kSizes = [] {
   std::vector<std::size_t> sizes;
   for (std::size_t n = 0; n <= 2 * 64 + 1; ++n) sizes.push_back(n);  // 64 covers the widest lane count in use
@@ -85,16 +85,16 @@ void expect_same_as_reference(const std::vector<In>& input, Run&& run_candidate,
   std::vector<In> in(kOffset);
   in.insert(in.end(), input.begin(), input.end());
   const Out canary = static_cast<Out>(0x5a);
-  std::vector<Out> got(n + 2 * kGuard + kOffset, canary), want(n + 2 * kGuard + kOffset, canary);
-  run_candidate(in.data() + kOffset, got.data() + kGuard + kOffset, n);
-  run_reference(in.data() + kOffset, want.data() + kGuard + kOffset, n);
+  std::vector<Out> got(n + 2 * kGuard, canary), want(n + 2 * kGuard, canary);
+  run_candidate(in.data() + kOffset, got.data() + kGuard, n);
+  run_reference(in.data() + kOffset, want.data() + kGuard, n);
   for (std::size_t i = 0; i < got.size(); ++i) {
     if (bits_of(got[i]) != bits_of(want[i])) {
-      const bool in_guard = i < kGuard + kOffset || i >= kGuard + kOffset + n;
+      const bool in_guard = i < kGuard || i >= kGuard + n;
       FAIL() << what << " on " << qmath::isa_name(path) << ", n=" << n << ": "
              << (in_guard ? "wrote outside the output at buffer index " : "mismatch at element ")
-             << (in_guard ? i : i - kGuard - kOffset) << ": input bits 0x" << std::hex
-             << (in_guard ? 0u : bits_of(input[i - kGuard - kOffset])) << ", expected 0x" << bits_of(want[i])
+             << (in_guard ? i : i - kGuard) << ": input bits 0x" << std::hex
+             << (in_guard ? 0u : bits_of(input[i - kGuard])) << ", expected 0x" << bits_of(want[i])
              << ", got 0x" << bits_of(got[i]);
     }
   }

@@ -45,7 +45,7 @@ constexpr isa operator&(isa a, isa b) noexcept {
 constexpr bool has(isa set, isa one) noexcept { return (set & one) == one && one != isa::none; }
 
 /// Every single ISA, weakest first; dispatch walks it backwards to find the best allowed path.
-constexpr isa kAllIsas[] = {isa::scalar,     isa::avx2,       isa::avxvnni, isa::avx512bw,
+inline constexpr isa kAllIsas[] = {isa::scalar,     isa::avx2,       isa::avxvnni, isa::avx512bw,
                             isa::avx512vnni, isa::avx512bf16, isa::neon,    isa::neon_dotprod};
 
 constexpr const char* isa_name(isa one) noexcept {

@@ -38,8 +38,20 @@ namespace detail {
 isa built_isas() noexcept;
 const ConvertKernels* built_convert_kernels(isa path) noexcept;
 }  // namespace detail
+#endif
+
+// The functions below behave differently in the two modes, so each mode gets its own inline namespace: a program
+// that mixes header-only and run-time-dispatch translation units (say, a library built with qmath::qmath linked
+// into an application with qmath::isa_kernels) then keeps both versions instead of the linker picking one.
+#if defined(QMATH_RUNTIME_DISPATCH)
+inline namespace runtime_dispatch {
+namespace dispatch_detail {
+inline isa built_isas() noexcept { return detail::built_isas(); }
+inline const ConvertKernels* built_convert_kernels(isa path) noexcept { return detail::built_convert_kernels(path); }
+}  // namespace dispatch_detail
 #else
-namespace detail {
+inline namespace header_only {
+namespace dispatch_detail {
 template <class Arch>
 constexpr isa isa_of_arch() noexcept {
 #if XSIMD_WITH_AVX512BW
@@ -73,17 +85,17 @@ inline const ConvertKernels* built_convert_kernels(isa path) noexcept {
   using Default = DefaultConvertKernels<xsimd::default_arch>;
   return path == Default::path ? Default::get() : nullptr;
 }
-}  // namespace detail
+}  // namespace dispatch_detail
 #endif
 
 /// The ISA paths compiled into this program (scalar always).
-inline isa compiled_isas() noexcept { return isa::scalar | detail::built_isas(); }
+inline isa compiled_isas() noexcept { return isa::scalar | dispatch_detail::built_isas(); }
 
 /// The conversion table of one path, or nullptr when that path is not compiled in. Does not check that the
 /// CPU can run it: see supported_isas().
 inline const ConvertKernels* convert_kernels(isa path) noexcept {
   if (path == isa::scalar) return &kScalarConvertKernels;
-  return has(compiled_isas(), path) ? detail::built_convert_kernels(path) : nullptr;
+  return has(compiled_isas(), path) ? dispatch_detail::built_convert_kernels(path) : nullptr;
 }
 
 /// The table calls go through: the best compiled path this CPU runs and QMATH_ISA / ScopedIsaOverride allow.
@@ -96,5 +108,6 @@ inline const ConvertKernels& active_convert_kernels() noexcept {
   return kScalarConvertKernels;
 }
 
+}  // inline namespace runtime_dispatch / header_only
 }  // namespace kernels
 }  // namespace qmath

@@ -59,18 +59,36 @@ struct Pieces<Arch, std::enable_if_t<x86::is_avx2_family<Arch>::value || x86::is
   static I load_as_high_halves(const std::uint16_t* src) noexcept { return x86::load_as_high_halves<Arch>(src); }
   static void store_low_bytes(std::uint8_t* dst, I v) noexcept { x86::store_low_bytes<Arch>(dst, v); }
   static I load_bytes(const std::uint8_t* src) noexcept { return x86::load_bytes<Arch>(src); }
+  static I select(xsimd::batch_bool<std::int32_t, Arch> cond, I a, I b) noexcept {
+#if XSIMD_WITH_AVX512BW
+    if constexpr (x86::is_avx512_family<Arch>::value) {
+      return x86::select_lanes<Arch>(cond, a, b);
+    } else
+#endif
+    {
+      return xsimd::select(cond, a, b);
+    }
+  }
   // Counts must be in [0, 31].
   static I shift_left_lanes(I v, I count) noexcept {
 #if XSIMD_WITH_AVX512BW
-    if constexpr (x86::is_avx512_family<Arch>::value) return x86::shift_left_lanes<Arch>(v, count);
+    if constexpr (x86::is_avx512_family<Arch>::value) {
+      return x86::shift_left_lanes<Arch>(v, count);
+    } else
 #endif
-    return v << count;
+    {
+      return v << count;
+    }
   }
   static I shift_right_lanes(I v, I count) noexcept {
 #if XSIMD_WITH_AVX512BW
-    if constexpr (x86::is_avx512_family<Arch>::value) return x86::shift_right_lanes<Arch>(v, count);
+    if constexpr (x86::is_avx512_family<Arch>::value) {
+      return x86::shift_right_lanes<Arch>(v, count);
+    } else
 #endif
-    return v >> count;  // counts are in range and v >= 0 where it matters: arithmetic = logical
+    {
+      return v >> count;
+    }  // counts are in range and v >= 0 where it matters: arithmetic = logical
   }
 };
 #endif
@@ -88,6 +106,7 @@ struct Pieces<Arch, std::enable_if_t<arm::is_neon64_family<Arch>::value>> {
   static I load_as_high_halves(const std::uint16_t* src) noexcept { return arm::load_as_high_halves<Arch>(src); }
   static void store_low_bytes(std::uint8_t* dst, I v) noexcept { arm::store_low_bytes<Arch>(dst, v); }
   static I load_bytes(const std::uint8_t* src) noexcept { return arm::load_bytes<Arch>(src); }
+  static I select(xsimd::batch_bool<std::int32_t, Arch> cond, I a, I b) noexcept { return xsimd::select(cond, a, b); }
   static I shift_left_lanes(I v, I count) noexcept { return v << count; }   // `sshl`, counts in [0, 31]
   static I shift_right_lanes(I v, I count) noexcept { return v >> count; }
 };
@@ -141,11 +160,19 @@ inline void for_each_block_streaming(const In* src, Out* dst, std::size_t n, Blo
   }
 }
 
-/// |x| clamped to `limit` with the sign kept; NaN passes through (comparisons with NaN are false).
+/// |x| clamped to `limit` (positive, finite) with the sign kept; NaN passes through. Done in integer lanes:
+/// xsimd's copysign/abs reach Arch-independent constant templates that ISA translation units must not share
+/// (docs/ARCHITECTURE.md, ODR rule).
 template <class Arch>
 inline xsimd::batch<float, Arch> clamp_magnitude(xsimd::batch<float, Arch> x, float limit) noexcept {
   using F = xsimd::batch<float, Arch>;
-  return xsimd::select(xsimd::abs(x) > F(limit), xsimd::copysign(F(limit), x), x);
+  using I = xsimd::batch<std::int32_t, Arch>;
+  const I bits = xsimd::bitwise_cast<I>(x);
+  const I abs = bits & I(0x7fffffff);
+  const I limit_bits = xsimd::bitwise_cast<I>(F(limit));
+  const auto too_large = (abs > limit_bits) & (abs <= I(0x7f800000));  // NaN magnitudes are above 0x7f800000
+  const I clamped = (bits & I(static_cast<std::int32_t>(0x80000000u))) | limit_bits;
+  return xsimd::bitwise_cast<F>(Pieces<Arch>::select(too_large, clamped, bits));
 }
 
 /// Vector form of detail::encode_minifloat<Spec> (format/minifloat.hpp): the same integer steps lane by lane,
@@ -155,7 +182,7 @@ inline xsimd::batch<std::int32_t, Arch> encode_minifloat(xsimd::batch<float, Arc
   using I = xsimd::batch<std::int32_t, Arch>;
   const I bits = xsimd::bitwise_cast<xsimd::batch<std::int32_t, Arch>>(x);
   const I abs = bits & I(0x7fffffff);
-  const I sign = xsimd::select(bits < I(0), I(static_cast<std::int32_t>(Spec::kSignBit)), I(0));
+  const I sign = Pieces<Arch>::select(bits < I(0), I(static_cast<std::int32_t>(Spec::kSignBit)), I(0));
   constexpr int kDrop = 23 - Spec::kManBits;
   constexpr int kMinNormalExponent = 1 - Spec::kBias;
 
@@ -172,7 +199,7 @@ inline xsimd::batch<std::int32_t, Arch> encode_minifloat(xsimd::batch<float, Arc
   const I half_minus_one = P::shift_left_lanes(I(1), shift - I(1)) - I(1);
   const I subnormal =
       P::shift_right_lanes(significand + half_minus_one + (P::shift_right_lanes(significand, shift) & I(1)), shift);
-  I magnitude = xsimd::select(exponent >= I(kMinNormalExponent), normal, subnormal);
+  I magnitude = Pieces<Arch>::select(exponent >= I(kMinNormalExponent), normal, subnormal);
 
   const I nan_code = Spec::kHasInfinity ? (I(static_cast<std::int32_t>(Spec::kTopExponent | Spec::kQuietBit)) |
                                            ((abs & I(0x7fffff)) >> kDrop))
@@ -181,8 +208,8 @@ inline xsimd::batch<std::int32_t, Arch> encode_minifloat(xsimd::batch<float, Arc
                               ? I(static_cast<std::int32_t>(Spec::kMaxFinite))
                               : (Spec::kHasInfinity ? I(static_cast<std::int32_t>(Spec::kTopExponent)) : nan_code);
   // Infinity's rebiased exponent lands far above kMaxFinite, so it takes the overflow code like a large value.
-  magnitude = xsimd::select(magnitude > I(static_cast<std::int32_t>(Spec::kMaxFinite)), overflow_code, magnitude);
-  magnitude = xsimd::select(abs > I(0x7f800000), nan_code, magnitude);
+  magnitude = Pieces<Arch>::select(magnitude > I(static_cast<std::int32_t>(Spec::kMaxFinite)), overflow_code, magnitude);
+  magnitude = Pieces<Arch>::select(abs > I(0x7f800000), nan_code, magnitude);
   return sign | magnitude;
 }
 
@@ -196,17 +223,17 @@ inline xsimd::batch<float, Arch> decode_minifloat(xsimd::batch<std::int32_t, Arc
   const I mantissa = code & I(static_cast<std::int32_t>(Spec::kManMask));
   const I exponent = (code >> Spec::kManBits) & I((1 << Spec::kExpBits) - 1);
   const auto is_normal = exponent != I(0);
-  const I significand = mantissa | xsimd::select(is_normal, I(1 << Spec::kManBits), I(0));
+  const I significand = mantissa | Pieces<Arch>::select(is_normal, I(1 << Spec::kManBits), I(0));
   const I scale_exponent = xsimd::max(exponent, I(1)) + I(127 - Spec::kBias - Spec::kManBits);
   const F magnitude = xsimd::to_float(significand) * xsimd::bitwise_cast<xsimd::batch<float, Arch>>(scale_exponent << 23);
   I result = xsimd::bitwise_cast<xsimd::batch<std::int32_t, Arch>>(magnitude);
   const I top = I((1 << Spec::kExpBits) - 1);
   if (Spec::kHasInfinity) {
     const I special = I(0x7f800000) | (mantissa << (23 - Spec::kManBits)) |
-                      xsimd::select(mantissa != I(0), I(0x400000), I(0));
-    result = xsimd::select(exponent == top, special, result);
+                      Pieces<Arch>::select(mantissa != I(0), I(0x400000), I(0));
+    result = Pieces<Arch>::select(exponent == top, special, result);
   } else {
-    result = xsimd::select((exponent == top) & (mantissa == I(static_cast<std::int32_t>(Spec::kManMask))),
+    result = Pieces<Arch>::select((exponent == top) & (mantissa == I(static_cast<std::int32_t>(Spec::kManMask))),
                            I(0x7fc00000), result);
   }
   const I sign = (code & I(static_cast<std::int32_t>(Spec::kSignBit))) << (31 - Spec::kExpBits - Spec::kManBits);
@@ -227,9 +254,9 @@ inline xsimd::batch<std::int32_t, Arch> round_to_bf16_high(xsimd::batch<float, A
                   : bits;
   if (mode == overflow_mode::saturate) {
     const auto overflowed = (rounded & I(0x7fff0000)) == I(0x7f800000);
-    rounded = xsimd::select(overflowed, (bits & I(static_cast<std::int32_t>(0x80000000u))) | I(0x7f7f0000), rounded);
+    rounded = Pieces<Arch>::select(overflowed, (bits & I(static_cast<std::int32_t>(0x80000000u))) | I(0x7f7f0000), rounded);
   }
-  return xsimd::select(abs > I(0x7f800000), bits | I(0x00400000), rounded);
+  return Pieces<Arch>::select(abs > I(0x7f800000), bits | I(0x00400000), rounded);
 }
 
 }  // namespace detail

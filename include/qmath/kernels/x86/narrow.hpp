@@ -90,6 +90,14 @@ template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
 inline xsimd::batch<std::int32_t, Arch> load_bytes(const std::uint8_t* src) noexcept {
   return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
 }
+/// cond ? a : b per lane (`vpblendmd`). xsimd 8.1's AVX-512 select on int batches does not compile with g++ at -O0
+/// (GCC's AVX-512 intrinsics are macros without __OPTIMIZE__ and xsimd's code for other lane widths then fails).
+template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> select_lanes(xsimd::batch_bool<std::int32_t, Arch> cond,
+                                                     xsimd::batch<std::int32_t, Arch> a,
+                                                     xsimd::batch<std::int32_t, Arch> b) noexcept {
+  return _mm512_mask_blend_epi32(cond.data, b, a);
+}
 /// Per-lane shifts by per-lane counts (`vpsllvd` / `vpsrlvd`): xsimd 8.1 has no batch-by-batch shift for AVX-512 and
 /// falls back to a scalar loop.
 template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
