@@ -91,10 +91,6 @@ inline void require_contiguous(const Eigen::DenseBase<Derived>& x, const char* f
   qmath::detail::require(contiguous, function, std::string(name) + " must be stored contiguously (inner stride 1, no outer gap)");
 }
 
-template <class To, class From>
-inline void convert_elements(const From* src, To* dst, std::size_t n) noexcept {
-  convert(src, dst, n);
-}
 
 }  // namespace convert_detail
 
@@ -111,7 +107,7 @@ inline void convert(const Eigen::DenseBase<SrcDerived>& src, Eigen::DenseBase<Ds
   const bool vector = src.rows() == 1 || src.cols() == 1;
   qmath::detail::require(vector || static_cast<bool>(SrcDerived::IsRowMajor) == static_cast<bool>(DstDerived::IsRowMajor),
                   "qmath::convert", "src and dst storage orders differ (row-major vs column-major)");
-  convert_detail::convert_elements(src.derived().data(), dst.derived().data(), static_cast<std::size_t>(src.size()));
+  convert(src.derived().data(), dst.derived().data(), static_cast<std::size_t>(src.size()));
 }
 
 /// Same for Eigen::Tensor / TensorMap (always contiguous); the layouts of src and dst must agree.
@@ -122,7 +118,7 @@ inline void convert(const Src& src, Dst& dst) {
   static_assert(static_cast<int>(Src::Layout) == static_cast<int>(std::remove_const_t<Dst>::Layout),
                 "qmath::convert: src and dst tensors must have the same layout");
   qmath::detail::require(src.size() == dst.size(), "qmath::convert", "src and dst element counts differ");
-  convert_detail::convert_elements(src.data(), dst.data(), static_cast<std::size_t>(src.size()));
+  convert(src.data(), dst.data(), static_cast<std::size_t>(src.size()));
 }
 
 /// A new tensor of the same shape and layout holding the fp16 / bf16 / fp32 conversion of `src`.

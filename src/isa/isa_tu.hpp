@@ -11,7 +11,6 @@ namespace kernels {
 namespace detail {
 const ConvertKernels& convert_kernels_avx2() noexcept;
 const ConvertKernels& convert_kernels_avx512bw() noexcept;
-const ConvertKernels& convert_kernels_avx512bf16() noexcept;
 const ConvertKernels& convert_kernels_neon() noexcept;
 }  // namespace detail
 }  // namespace kernels

@@ -15,9 +15,6 @@ isa built_isas() noexcept {
 #if defined(QMATH_BUILT_AVX512BW)
   built = built | isa::avx512bw;
 #endif
-#if defined(QMATH_BUILT_AVX512BF16)
-  built = built | isa::avx512bf16;
-#endif
 #if defined(QMATH_BUILT_NEON)
   built = built | isa::neon;
 #endif
@@ -31,9 +28,6 @@ const ConvertKernels* built_convert_kernels(isa path) noexcept {
 #endif
 #if defined(QMATH_BUILT_AVX512BW)
     case isa::avx512bw: return &convert_kernels_avx512bw();
-#endif
-#if defined(QMATH_BUILT_AVX512BF16)
-    case isa::avx512bf16: return &convert_kernels_avx512bf16();
 #endif
 #if defined(QMATH_BUILT_NEON)
     case isa::neon: return &convert_kernels_neon();

@@ -17,9 +17,3 @@
 #else
 #define QMATH_ARCH_AARCH64 0
 #endif
-
-#if defined(__GNUC__) || defined(__clang__)
-#define QMATH_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define QMATH_ALWAYS_INLINE inline
-#endif

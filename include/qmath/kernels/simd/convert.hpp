@@ -60,36 +60,11 @@ struct Pieces<Arch, std::enable_if_t<x86::is_avx2_family<Arch>::value || x86::is
   static void store_low_bytes(std::uint8_t* dst, I v) noexcept { x86::store_low_bytes<Arch>(dst, v); }
   static I load_bytes(const std::uint8_t* src) noexcept { return x86::load_bytes<Arch>(src); }
   static I select(xsimd::batch_bool<std::int32_t, Arch> cond, I a, I b) noexcept {
-#if XSIMD_WITH_AVX512BW
-    if constexpr (x86::is_avx512_family<Arch>::value) {
-      return x86::select_lanes<Arch>(cond, a, b);
-    } else
-#endif
-    {
-      return xsimd::select(cond, a, b);
-    }
+    return x86::select_lanes<Arch>(cond, a, b);
   }
   // Counts must be in [0, 31].
-  static I shift_left_lanes(I v, I count) noexcept {
-#if XSIMD_WITH_AVX512BW
-    if constexpr (x86::is_avx512_family<Arch>::value) {
-      return x86::shift_left_lanes<Arch>(v, count);
-    } else
-#endif
-    {
-      return v << count;
-    }
-  }
-  static I shift_right_lanes(I v, I count) noexcept {
-#if XSIMD_WITH_AVX512BW
-    if constexpr (x86::is_avx512_family<Arch>::value) {
-      return x86::shift_right_lanes<Arch>(v, count);
-    } else
-#endif
-    {
-      return v >> count;
-    }  // counts are in range and v >= 0 where it matters: arithmetic = logical
-  }
+  static I shift_left_lanes(I v, I count) noexcept { return x86::shift_left_lanes<Arch>(v, count); }
+  static I shift_right_lanes(I v, I count) noexcept { return x86::shift_right_lanes<Arch>(v, count); }
 };
 #endif
 

@@ -45,6 +45,24 @@ template <class Arch, std::enable_if_t<is_avx2_family<Arch>::value, int> = 0>
 inline xsimd::batch<std::int32_t, Arch> load_bytes(const std::uint8_t* src) noexcept {
   return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(src)));
 }
+/// cond ? a : b per lane; xsimd's select is fine here (see the AVX-512 twin for why that one is a piece).
+template <class Arch, std::enable_if_t<is_avx2_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> select_lanes(xsimd::batch_bool<std::int32_t, Arch> cond,
+                                                     xsimd::batch<std::int32_t, Arch> a,
+                                                     xsimd::batch<std::int32_t, Arch> b) noexcept {
+  return xsimd::select(cond, a, b);
+}
+/// Per-lane shifts by per-lane counts (`vpsllvd` / `vpsrlvd`).
+template <class Arch, std::enable_if_t<is_avx2_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> shift_left_lanes(xsimd::batch<std::int32_t, Arch> v,
+                                                         xsimd::batch<std::int32_t, Arch> count) noexcept {
+  return _mm256_sllv_epi32(v, count);
+}
+template <class Arch, std::enable_if_t<is_avx2_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> shift_right_lanes(xsimd::batch<std::int32_t, Arch> v,
+                                                          xsimd::batch<std::int32_t, Arch> count) noexcept {
+  return _mm256_srlv_epi32(v, count);
+}
 #endif
 
 /// Non-temporal store of one vector register: `dst` must be aligned to the register's size. Used for outputs far
