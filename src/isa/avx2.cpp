@@ -2,6 +2,7 @@
 // src/isa/avx2.cpp: the avx2 instantiations of the kernel bodies (compiled with flags from cmake/IsaFlags.cmake).
 #include "isa_tu.hpp"
 #include "qmath/kernels/simd/convert.hpp"
+#include "qmath/kernels/simd/quantize.hpp"
 
 #if !XSIMD_WITH_AVX2
 #error "src/isa/avx2.cpp must be compiled with the avx2 flags of cmake/IsaFlags.cmake"
@@ -17,6 +18,11 @@ static_assert(x86::is_avx2_family<Archavx2>::value && simd::has_convert_body<Arc
 
 const ConvertKernels& convert_kernels_avx2() noexcept {
   static constexpr ConvertKernels table = simd::make_convert_kernels<Archavx2>(isa::avx2);
+  return table;
+}
+
+const QuantizeKernels& quantize_kernels_avx2() noexcept {
+  static constexpr QuantizeKernels table = simd::make_quantize_kernels<Archavx2>(isa::avx2);
   return table;
 }
 

@@ -2,6 +2,7 @@
 // src/isa/avx512bw.cpp: the avx512bw instantiations of the kernel bodies (compiled with flags from cmake/IsaFlags.cmake).
 #include "isa_tu.hpp"
 #include "qmath/kernels/simd/convert.hpp"
+#include "qmath/kernels/simd/quantize.hpp"
 
 #if !XSIMD_WITH_AVX512BW
 #error "src/isa/avx512bw.cpp must be compiled with the avx512bw flags of cmake/IsaFlags.cmake"
@@ -17,6 +18,11 @@ static_assert(x86::is_avx512_family<Archavx512bw>::value && simd::has_convert_bo
 
 const ConvertKernels& convert_kernels_avx512bw() noexcept {
   static constexpr ConvertKernels table = simd::make_convert_kernels<Archavx512bw>(isa::avx512bw);
+  return table;
+}
+
+const QuantizeKernels& quantize_kernels_avx512bw() noexcept {
+  static constexpr QuantizeKernels table = simd::make_quantize_kernels<Archavx512bw>(isa::avx512bw);
   return table;
 }
 

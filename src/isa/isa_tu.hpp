@@ -5,6 +5,7 @@
 #pragma once
 
 #include "qmath/kernels/convert_table.hpp"
+#include "qmath/kernels/quantize_table.hpp"
 
 namespace qmath {
 namespace kernels {
@@ -12,6 +13,9 @@ namespace detail {
 const ConvertKernels& convert_kernels_avx2() noexcept;
 const ConvertKernels& convert_kernels_avx512bw() noexcept;
 const ConvertKernels& convert_kernels_neon() noexcept;
+const QuantizeKernels& quantize_kernels_avx2() noexcept;
+const QuantizeKernels& quantize_kernels_avx512bw() noexcept;
+const QuantizeKernels& quantize_kernels_neon() noexcept;
 }  // namespace detail
 }  // namespace kernels
 }  // namespace qmath

@@ -2,6 +2,7 @@
 // src/isa/neon.cpp: the neon instantiations of the kernel bodies (compiled with flags from cmake/IsaFlags.cmake).
 #include "isa_tu.hpp"
 #include "qmath/kernels/simd/convert.hpp"
+#include "qmath/kernels/simd/quantize.hpp"
 
 #if !XSIMD_WITH_NEON64
 #error "src/isa/neon.cpp must be compiled with the neon flags of cmake/IsaFlags.cmake"
@@ -17,6 +18,11 @@ static_assert(arm::is_neon64_family<Archneon>::value && simd::has_convert_body<A
 
 const ConvertKernels& convert_kernels_neon() noexcept {
   static constexpr ConvertKernels table = simd::make_convert_kernels<Archneon>(isa::neon);
+  return table;
+}
+
+const QuantizeKernels& quantize_kernels_neon() noexcept {
+  static constexpr QuantizeKernels table = simd::make_quantize_kernels<Archneon>(isa::neon);
   return table;
 }
 

@@ -36,6 +36,21 @@ const ConvertKernels* built_convert_kernels(isa path) noexcept {
   }
 }
 
+const QuantizeKernels* built_quantize_kernels(isa path) noexcept {
+  switch (path) {
+#if defined(QMATH_BUILT_AVX2)
+    case isa::avx2: return &quantize_kernels_avx2();
+#endif
+#if defined(QMATH_BUILT_AVX512BW)
+    case isa::avx512bw: return &quantize_kernels_avx512bw();
+#endif
+#if defined(QMATH_BUILT_NEON)
+    case isa::neon: return &quantize_kernels_neon();
+#endif
+    default: return nullptr;
+  }
+}
+
 }  // namespace detail
 }  // namespace kernels
 }  // namespace qmath

@@ -15,10 +15,13 @@
 
 #include "qmath/core/cpu.hpp"
 #include "qmath/kernels/convert_table.hpp"
+#include "qmath/kernels/quantize_table.hpp"
 #include "qmath/kernels/ref/convert.hpp"
+#include "qmath/kernels/ref/quantize.hpp"
 
 #if !defined(QMATH_RUNTIME_DISPATCH)
 #include "qmath/kernels/simd/convert.hpp"
+#include "qmath/kernels/simd/quantize.hpp"
 #endif
 
 namespace qmath {
@@ -32,11 +35,21 @@ inline constexpr ConvertKernels kScalarConvertKernels{isa::scalar,
                                                       &ref::convert_f32_to_fp8,
                                                       &ref::convert_fp8_to_f32};
 
+inline constexpr QuantizeKernels kScalarQuantizeKernels{
+    isa::scalar,
+    {&ref::quantize<std::int8_t>, &ref::quantize<std::uint8_t>, &ref::quantize<std::int16_t>,
+     &ref::quantize<std::uint16_t>},
+    {&ref::dequantize<std::int8_t>, &ref::dequantize<std::uint8_t>, &ref::dequantize<std::int16_t>,
+     &ref::dequantize<std::uint16_t>},
+    {&ref::requantize<std::int8_t>, &ref::requantize<std::uint8_t>, &ref::requantize<std::int16_t>,
+     &ref::requantize<std::uint16_t>}};
+
 #if defined(QMATH_RUNTIME_DISPATCH)
 namespace detail {
 // Defined in qmath::isa_kernels (src/isa/registry.cpp).
 isa built_isas() noexcept;
 const ConvertKernels* built_convert_kernels(isa path) noexcept;
+const QuantizeKernels* built_quantize_kernels(isa path) noexcept;
 }  // namespace detail
 #endif
 
@@ -48,6 +61,7 @@ inline namespace runtime_dispatch {
 namespace dispatch_detail {
 inline isa built_isas() noexcept { return detail::built_isas(); }
 inline const ConvertKernels* built_convert_kernels(isa path) noexcept { return detail::built_convert_kernels(path); }
+inline const QuantizeKernels* built_quantize_kernels(isa path) noexcept { return detail::built_quantize_kernels(path); }
 }  // namespace dispatch_detail
 #else
 inline namespace header_only {
@@ -70,6 +84,7 @@ template <class Arch, bool = simd::has_convert_body<Arch>::value>
 struct DefaultConvertKernels {
   static constexpr isa path = isa::none;
   static const ConvertKernels* get() noexcept { return nullptr; }
+  static const QuantizeKernels* get_quantize() noexcept { return nullptr; }
 };
 template <class Arch>
 struct DefaultConvertKernels<Arch, true> {
@@ -78,12 +93,20 @@ struct DefaultConvertKernels<Arch, true> {
     static constexpr ConvertKernels table = simd::make_convert_kernels<Arch>(path);
     return &table;
   }
+  static const QuantizeKernels* get_quantize() noexcept {
+    static constexpr QuantizeKernels table = simd::make_quantize_kernels<Arch>(path);
+    return &table;
+  }
 };
 
 inline isa built_isas() noexcept { return DefaultConvertKernels<xsimd::default_arch>::path; }
 inline const ConvertKernels* built_convert_kernels(isa path) noexcept {
   using Default = DefaultConvertKernels<xsimd::default_arch>;
   return path == Default::path ? Default::get() : nullptr;
+}
+inline const QuantizeKernels* built_quantize_kernels(isa path) noexcept {
+  using Default = DefaultConvertKernels<xsimd::default_arch>;
+  return path == Default::path ? Default::get_quantize() : nullptr;
 }
 }  // namespace dispatch_detail
 #endif
@@ -106,6 +129,22 @@ inline const ConvertKernels& active_convert_kernels() noexcept {
     if (const ConvertKernels* table = convert_kernels(kAllIsas[i])) return *table;
   }
   return kScalarConvertKernels;
+}
+
+/// The quantize / dequantize / requantize table of one path, or nullptr when that path is not compiled in.
+inline const QuantizeKernels* quantize_kernels(isa path) noexcept {
+  if (path == isa::scalar) return &kScalarQuantizeKernels;
+  return has(compiled_isas(), path) ? dispatch_detail::built_quantize_kernels(path) : nullptr;
+}
+
+/// The quantize table calls go through (same choice as active_convert_kernels()).
+inline const QuantizeKernels& active_quantize_kernels() noexcept {
+  const isa usable = compiled_isas() & allowed_isas();
+  for (std::size_t i = sizeof(kAllIsas) / sizeof(kAllIsas[0]); i-- > 0;) {
+    if (!has(usable, kAllIsas[i])) continue;
+    if (const QuantizeKernels* table = quantize_kernels(kAllIsas[i])) return *table;
+  }
+  return kScalarQuantizeKernels;
 }
 
 }  // inline namespace runtime_dispatch / header_only

@@ -24,6 +24,15 @@
 #include "qmath/kernels/arm/narrow.hpp"
 #include "qmath/kernels/x86/narrow.hpp"
 
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), which it then reports as maybe-uninitialized once
+// inlined (GCC bug 105593, fixed in 13), or as uninitialized where a result lane is provably unused.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#define QMATH_GCC12_DIAGNOSTIC_PUSHED 1
+#endif
+
 namespace qmath {
 namespace kernels {
 namespace simd {
@@ -337,3 +346,8 @@ constexpr ConvertKernels make_convert_kernels(isa path) noexcept {
 }  // namespace simd
 }  // namespace kernels
 }  // namespace qmath
+
+#if defined(QMATH_GCC12_DIAGNOSTIC_PUSHED)
+#pragma GCC diagnostic pop
+#undef QMATH_GCC12_DIAGNOSTIC_PUSHED
+#endif

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// kernels/ref/fixed_point.hpp: gemmlowp / TFLite fixed-point requantization, scalar (kernels layer).
+//
+// A real multiplier M > 0 is stored as a Q31 mantissa m in [2^30, 2^31) and a power-of-two exponent e, M ~ m/2^31 * 2^e
+// (QuantizeMultiplier). An int32 x is scaled by
+//   RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x * 2^max(e, 0), m), max(-e, 0))
+// which is TFLite's MultiplyByQuantizedMultiplier. The only deviation: TFLite computes x * 2^left_shift in int32
+// (undefined on overflow); here that product saturates to the int32 range.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace qmath {
+namespace kernels {
+namespace ref {
+
+/// (a * b * 2 + 2^31 rounding) >> 32, rounding half away from zero; saturates the single overflow case
+/// a = b = INT32_MIN to INT32_MAX (gemmlowp SaturatingRoundingDoublingHighMul).
+constexpr std::int32_t saturating_rounding_doubling_high_mul(std::int32_t a, std::int32_t b) noexcept {
+  if (a == b && a == std::numeric_limits<std::int32_t>::min()) return std::numeric_limits<std::int32_t>::max();
+  const std::int64_t ab = static_cast<std::int64_t>(a) * b;
+  const std::int64_t nudge = ab >= 0 ? (std::int64_t{1} << 30) : (1 - (std::int64_t{1} << 30));
+  return static_cast<std::int32_t>((ab + nudge) / (std::int64_t{1} << 31));  // C++ division truncates toward 0
+}
+
+/// x / 2^exponent rounded to nearest, ties away from zero; exponent in [0, 31] (gemmlowp RoundingDivideByPOT).
+constexpr std::int32_t rounding_divide_by_pot(std::int32_t x, int exponent) noexcept {
+  const std::int64_t mask = (std::int64_t{1} << exponent) - 1;
+  const std::int64_t remainder = static_cast<std::int64_t>(x) & mask;
+  const std::int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return static_cast<std::int32_t>((static_cast<std::int64_t>(x) >> exponent) + (remainder > threshold ? 1 : 0));
+}
+
+/// x * M with M given as (multiplier, shift) from quantize_multiplier. shift in [-31, 30].
+constexpr std::int32_t multiply_by_quantized_multiplier(std::int32_t x, std::int32_t multiplier, int shift) noexcept {
+  const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+  std::int64_t widened = static_cast<std::int64_t>(x) * (std::int64_t{1} << left);
+  if (widened > std::numeric_limits<std::int32_t>::max()) widened = std::numeric_limits<std::int32_t>::max();
+  if (widened < std::numeric_limits<std::int32_t>::min()) widened = std::numeric_limits<std::int32_t>::min();
+  return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(static_cast<std::int32_t>(widened), multiplier),
+                                right);
+}
+
+}  // namespace ref
+}  // namespace kernels
+}  // namespace qmath

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+// quant/layout.hpp: tensor shapes, axes and how a granularity splits a tensor into runs of elements that share
+// parameters (schemes layer). No Eigen here: the Eigen adapters of quantize.hpp map onto these.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "qmath/core/error.hpp"
+#include "qmath/quant/qparams.hpp"
+
+namespace qmath {
+
+/// Row-major: the last dim varies fastest (NumPy, PyTorch, ONNX). Column-major: the first does (Eigen's default).
+enum class storage_order { row_major, col_major };
+
+/// Dims of a dense tensor stored contiguously in `order`. Rank 0 is a scalar (one element).
+struct TensorShape {
+  std::vector<std::int64_t> dims;
+  storage_order order = storage_order::row_major;
+};
+
+namespace detail {
+
+/// The tensor seen as [outer, dim, inner] around one axis, inner being the fastest in memory.
+struct AxisLayout {
+  std::size_t outer = 1, dim = 1, inner = 1;
+};
+
+inline std::size_t element_count(const TensorShape& shape, const char* fn) {
+  std::size_t total = 1;
+  for (std::size_t k = 0; k < shape.dims.size(); ++k) {
+    const std::int64_t d = shape.dims[k];
+    require(d >= 0, fn, "dims[" + std::to_string(k) + "] is negative (" + std::to_string(d) + ")");
+    const auto ud = static_cast<std::size_t>(d);
+    require(ud == 0 || total <= std::numeric_limits<std::size_t>::max() / ud, fn, "element count overflows size_t");
+    total *= ud;
+  }
+  return total;
+}
+
+/// axis in [-rank, rank) -> [0, rank).
+inline std::size_t normalize_axis(int axis, std::size_t rank, const char* fn) {
+  const auto r = static_cast<std::int64_t>(rank);
+  require(axis >= -r && axis < r, fn,
+          "axis " + std::to_string(axis) + " is out of range for a tensor of rank " + std::to_string(rank));
+  return static_cast<std::size_t>(axis < 0 ? axis + r : axis);
+}
+
+inline AxisLayout split_at_axis(const TensorShape& shape, std::size_t axis) {
+  AxisLayout layout;
+  const std::size_t rank = shape.dims.size();
+  layout.dim = static_cast<std::size_t>(shape.dims[axis]);
+  for (std::size_t k = 0; k < rank; ++k) {
+    if (k == axis) continue;
+    const bool faster = shape.order == storage_order::row_major ? k > axis : k < axis;
+    (faster ? layout.inner : layout.outer) *= static_cast<std::size_t>(shape.dims[k]);
+  }
+  return layout;
+}
+
+/// Number of (scale, zero point) pairs `g` calls for on `shape`; checks the axis and the group size.
+inline std::size_t parameter_slots(const TensorShape& shape, const Granularity& g, const char* fn) {
+  if (g.kind == granularity_kind::per_tensor) return 1;
+  const std::size_t axis = normalize_axis(g.axis, shape.dims.size(), fn);
+  const AxisLayout layout = split_at_axis(shape, axis);
+  if (g.kind == granularity_kind::per_channel) return layout.dim;
+  require(g.group_size > 0, fn, "group_size must be > 0 (got " + std::to_string(g.group_size) + ")");
+  const auto group = static_cast<std::size_t>(g.group_size);
+  return layout.outer * ((layout.dim + group - 1) / group) * layout.inner;
+}
+
+/// Below this many elements a run with one parameter pair is not worth a kernel call of its own.
+constexpr std::size_t kMinBroadcastRun = 16;
+
+/// Calls run(offset, count, a, b, per_element) over runs of consecutive elements that together cover the tensor
+/// once, where a and b point at the per-slot parameter arrays of the run: one entry for all `count` elements when
+/// per_element is false, `count` entries otherwise. Small runs are merged by gathering parameters per element.
+/// Preconditions: parameter_slots() accepted `g` for this shape, and the tensor is not empty.
+template <class A, class B, class Run>
+void for_each_run(const TensorShape& shape, const Granularity& g, std::size_t total, const A* a, const B* b,
+                  Run&& run) {
+  if (g.kind == granularity_kind::per_tensor) {
+    run(std::size_t{0}, total, a, b, false);
+    return;
+  }
+  const AxisLayout L = split_at_axis(shape, normalize_axis(g.axis, shape.dims.size(), "qmath::for_each_run"));
+  if (g.kind == granularity_kind::per_channel) {
+    const std::size_t row = L.dim * L.inner;
+    if (L.inner == 1) {
+      for (std::size_t o = 0; o < L.outer; ++o) run(o * row, L.dim, a, b, true);
+    } else if (L.inner >= kMinBroadcastRun) {
+      for (std::size_t o = 0; o < L.outer; ++o)
+        for (std::size_t c = 0; c < L.dim; ++c) run(o * row + c * L.inner, L.inner, a + c, b + c, false);
+    } else {
+      std::vector<A> ea(row);
+      std::vector<B> eb(row);
+      for (std::size_t c = 0; c < L.dim; ++c)
+        for (std::size_t i = 0; i < L.inner; ++i) {
+          ea[c * L.inner + i] = a[c];
+          eb[c * L.inner + i] = b[c];
+        }
+      for (std::size_t o = 0; o < L.outer; ++o) run(o * row, row, ea.data(), eb.data(), true);
+    }
+    return;
+  }
+  const auto group = static_cast<std::size_t>(g.group_size);
+  const std::size_t groups = (L.dim + group - 1) / group;
+  if (L.inner == 1) {
+    if (group >= kMinBroadcastRun) {
+      for (std::size_t o = 0; o < L.outer; ++o)
+        for (std::size_t k = 0; k < groups; ++k) {
+          const std::size_t begin = k * group, count = (begin + group <= L.dim) ? group : L.dim - begin;
+          run(o * L.dim + begin, count, a + o * groups + k, b + o * groups + k, false);
+        }
+    } else {
+      std::vector<A> ea(L.dim);
+      std::vector<B> eb(L.dim);
+      for (std::size_t o = 0; o < L.outer; ++o) {
+        for (std::size_t d = 0; d < L.dim; ++d) {
+          ea[d] = a[o * groups + d / group];
+          eb[d] = b[o * groups + d / group];
+        }
+        run(o * L.dim, L.dim, ea.data(), eb.data(), true);
+      }
+    }
+    return;
+  }
+  for (std::size_t o = 0; o < L.outer; ++o)
+    for (std::size_t d = 0; d < L.dim; ++d) {
+      const std::size_t slot = (o * groups + d / group) * L.inner;
+      run((o * L.dim + d) * L.inner, L.inner, a + slot, b + slot, true);
+    }
+}
+
+}  // namespace detail
+}  // namespace qmath

@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: Apache-2.0
+// tests/quant/test_choose.cpp: (being written)
+#include <gtest/gtest.h>
