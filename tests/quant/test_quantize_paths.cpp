@@ -247,12 +247,12 @@ TEST(QuantizeReference, HandChecked) {
   EXPECT_EQ(quantize_value(-3e9f, 1.0f, 5, -2147483647 - 1, 2147483647, even), -2147483647 - 1);
   EXPECT_EQ(quantize_value(100.0f, 1.0f, -50, -128, 127, even), 50);
   EXPECT_EQ(quantize_value(1000.0f, 1.0f, -50, -128, 127, even), 127);
-  // PyTorch multiplies by the float reciprocal: 0.3 * (1/0.1f) and 0.3 / 0.1f land on opposite sides here.
-  const float x = 0.35f, s = 0.1f;
+  // PyTorch multiplies by the float reciprocal: -2.35f * (1/0.1f) is the tie -23.5, -2.35f / 0.1f is not.
+  const float x = -2.35f, s = 0.1f;
   const std::int32_t by_reciprocal = quantize_value(x, 1.0f / s, 0, -128, 127, {scale_op::multiply_reciprocal,
                                                                                   rounding::half_even});
-  EXPECT_EQ(by_reciprocal, static_cast<std::int32_t>(std::nearbyint(x * (1.0f / s))));
-  EXPECT_EQ(quantize_value(x, s, 0, -128, 127, even), static_cast<std::int32_t>(std::nearbyint(x / s)));
+  EXPECT_EQ(by_reciprocal, -24);
+  EXPECT_EQ(quantize_value(x, s, 0, -128, 127, even), -23);
 }
 
 }  // namespace
