@@ -16,7 +16,7 @@ namespace qmath {
 namespace kernels {
 namespace ref {
 
-/// (a * b * 2 + 2^31 rounding) >> 32, rounding half away from zero; saturates the single overflow case
+/// round(a * b / 2^31), ties toward +infinity (the nudge then C++ truncation); saturates the single overflow case
 /// a = b = INT32_MIN to INT32_MAX (gemmlowp SaturatingRoundingDoublingHighMul).
 constexpr std::int32_t saturating_rounding_doubling_high_mul(std::int32_t a, std::int32_t b) noexcept {
   if (a == b && a == std::numeric_limits<std::int32_t>::min()) return std::numeric_limits<std::int32_t>::max();
