@@ -21,6 +21,7 @@
 #include "qmath/format/fp8.hpp"
 #include "qmath/format/minifloat.hpp"
 #include "qmath/kernels/convert_table.hpp"
+#include "qmath/kernels/arm/float_ops.hpp"
 #include "qmath/kernels/arm/narrow.hpp"
 #include "qmath/kernels/x86/narrow.hpp"
 
@@ -74,6 +75,10 @@ struct Pieces<Arch, std::enable_if_t<x86::is_avx2_family<Arch>::value || x86::is
   // Counts must be in [0, 31].
   static I shift_left_lanes(I v, I count) noexcept { return x86::shift_left_lanes<Arch>(v, count); }
   static I shift_right_lanes(I v, I count) noexcept { return x86::shift_right_lanes<Arch>(v, count); }
+  // xsimd's x86 float division and rounding are the IEEE instructions (rounding mode as an immediate).
+  static F divide(F a, F b) noexcept { return a / b; }
+  static F round_half_even(F v) noexcept { return xsimd::nearbyint(v); }
+  static F truncate(F v) noexcept { return xsimd::trunc(v); }
 };
 #endif
 
@@ -93,6 +98,9 @@ struct Pieces<Arch, std::enable_if_t<arm::is_neon64_family<Arch>::value>> {
   static I select(xsimd::batch_bool<std::int32_t, Arch> cond, I a, I b) noexcept { return xsimd::select(cond, a, b); }
   static I shift_left_lanes(I v, I count) noexcept { return v << count; }   // `sshl`, counts in [0, 31]
   static I shift_right_lanes(I v, I count) noexcept { return v >> count; }
+  static F divide(F a, F b) noexcept { return arm::divide<Arch>(a, b); }
+  static F round_half_even(F v) noexcept { return arm::round_half_even<Arch>(v); }
+  static F truncate(F v) noexcept { return arm::truncate<Arch>(v); }
 };
 #endif
 

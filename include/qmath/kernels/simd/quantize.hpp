@@ -40,11 +40,11 @@ struct QuantizeVectors {
   template <rounding Round>
   static F round(F y) noexcept {
     if constexpr (Round == rounding::half_even) {
-      return xsimd::nearbyint(y);
+      return Pieces<Arch>::round_half_even(y);
     } else {
       // Half away from zero without the "+0.5 then truncate" trap (0.49999997 + 0.5 rounds up to 1.0):
       // the fraction y - trunc(y) is exact, so compare it with +-0.5 instead.
-      const F t = xsimd::trunc(y);
+      const F t = Pieces<Arch>::truncate(y);
       const F frac = y - t;
       const F zero(0.0f), one(1.0f);
       return t + xsimd::select(frac >= F(0.5f), one, zero) - xsimd::select(frac <= F(-0.5f), one, zero);
@@ -55,7 +55,7 @@ struct QuantizeVectors {
   static I codes(F x, F factor, F lo, F hi, I zero_point) noexcept {
     const F zero(0.0f);
     x = xsimd::select(x == x, x, zero);  // NaN -> 0, so it lands on the zero point
-    const F y = Op == scale_op::multiply_reciprocal ? x * factor : x / factor;
+    const F y = Op == scale_op::multiply_reciprocal ? x * factor : Pieces<Arch>::divide(x, factor);
     const F r = round<Round>(y);
     // Clamp in float, so the conversion never sees an out-of-range value.
     return xsimd::to_int(xsimd::min(xsimd::max(r, lo), hi)) + zero_point;
