@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -122,40 +123,51 @@ constexpr void code_range(bool narrow_range, bool reduce_range, std::int32_t& qm
 }
 
 namespace detail {
+/// A float as text that round-trips (std::to_string prints 6 decimals: -1e-10 would read -0.000000).
+inline std::string float_text(float v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", static_cast<double>(v));
+  return text;
+}
+
 /// The checks every API entry point runs on parameters before writing anything. `slots` is the number of
 /// parameter pairs the tensor's shape calls for.
 template <class Q>
 void check_qparams(const QParams<Q>& p, std::size_t slots, const char* fn) {
-  require(p.qmin <= p.qmax, fn, "qmin must be <= qmax (got " + std::to_string(p.qmin) + " > " +
-                                    std::to_string(p.qmax) + ")");
-  require(p.qmin >= int_traits<Q>::kMin && p.qmax <= int_traits<Q>::kMax, fn,
-          std::string("[qmin, qmax] must lie in the range of ") + int_traits<Q>::kName);
-  require(p.scale.size() == slots, fn,
-          "scale has " + std::to_string(p.scale.size()) + " entries, the granularity needs " + std::to_string(slots));
+  if (p.qmin > p.qmax)
+    require(false, fn, "qmin must be <= qmax (got " + std::to_string(p.qmin) + " > " + std::to_string(p.qmax) + ")");
+  if (p.qmin < int_traits<Q>::kMin || p.qmax > int_traits<Q>::kMax)
+    require(false, fn, std::string("[qmin, qmax] must lie in the range of ") + int_traits<Q>::kName);
+  if (p.scale.size() != slots)
+    require(false, fn,
+            "scale has " + std::to_string(p.scale.size()) + " entries, the granularity needs " + std::to_string(slots));
+  // Hot path: per-channel calls check thousands of slots, so the messages are built only on failure.
+  const bool reciprocal = p.numerics == profile::pytorch;
   for (std::size_t i = 0; i < p.scale.size(); ++i) {
     const float s = p.scale[i];
-    require(std::isfinite(s) && s > 0.0f, fn,
-            "scale[" + std::to_string(i) + "] must be finite and > 0 (got " + std::to_string(s) + ")");
+    if (std::isfinite(s) && s > 0.0f && (!reciprocal || std::isfinite(1.0f / s))) continue;
     // 1/S must be finite too, or the PyTorch convention turns every x into +-Inf or NaN.
-    require(p.numerics != profile::pytorch || std::isfinite(1.0f / s), fn,
-            "scale[" + std::to_string(i) + "] is too small: 1/scale overflows float");
+    require(std::isfinite(s) && s > 0.0f, fn,
+            "scale[" + std::to_string(i) + "] must be finite and > 0 (got " + float_text(s) + ")");
+    require(false, fn, "scale[" + std::to_string(i) + "] is too small: 1/scale overflows float");
   }
   if (p.has_float_zero_point()) {
-    require(p.float_zero_point.size() == slots, fn,
-            "float_zero_point has " + std::to_string(p.float_zero_point.size()) + " entries, the granularity needs " +
+    if (p.float_zero_point.size() != slots)
+      require(false, fn, "float_zero_point has " + std::to_string(p.float_zero_point.size()) + " entries, the granularity needs " +
                 std::to_string(slots));
     for (std::size_t i = 0; i < p.float_zero_point.size(); ++i)
-      require(std::isfinite(p.float_zero_point[i]), fn,
-              "float_zero_point[" + std::to_string(i) + "] must be finite");
+      if (!std::isfinite(p.float_zero_point[i]))
+        require(false, fn, "float_zero_point[" + std::to_string(i) + "] must be finite");
   } else {
-    require(p.zero_point.size() == slots, fn,
-            "zero_point has " + std::to_string(p.zero_point.size()) + " entries, the granularity needs " +
+    if (p.zero_point.size() != slots)
+      require(false, fn, "zero_point has " + std::to_string(p.zero_point.size()) + " entries, the granularity needs " +
                 std::to_string(slots));
     for (std::size_t i = 0; i < p.zero_point.size(); ++i) {
       const std::int64_t z = p.zero_point[i];
-      require(z >= int_traits<Q>::kMin && z <= int_traits<Q>::kMax, fn,
-              "zero_point[" + std::to_string(i) + "] = " + std::to_string(z) + " is outside the range of " +
-                  int_traits<Q>::kName);
+      if (z < int_traits<Q>::kMin || z > int_traits<Q>::kMax)
+        require(false, fn,
+                "zero_point[" + std::to_string(i) + "] = " + std::to_string(z) + " is outside the range of " +
+                    int_traits<Q>::kName);
     }
   }
 }

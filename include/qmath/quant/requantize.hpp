@@ -72,25 +72,29 @@ struct RequantizeParams {
 namespace detail {
 template <class Q>
 void check_requantize(const RequantizeParams<Q>& p, std::size_t slots, const char* fn) {
-  require(p.qmin <= p.qmax && p.qmin >= int_traits<Q>::kMin && p.qmax <= int_traits<Q>::kMax, fn,
-          std::string("[qmin, qmax] must be ordered and lie in the range of ") + int_traits<Q>::kName);
+  if (p.qmin > p.qmax || p.qmin < int_traits<Q>::kMin || p.qmax > int_traits<Q>::kMax)
+    require(false, fn, std::string("[qmin, qmax] must be ordered and lie in the range of ") + int_traits<Q>::kName);
   const bool fixed = p.multiplier.empty();
   const std::size_t count = fixed ? p.fixed_point.size() : p.multiplier.size();
-  require(count == slots, fn,
-          "multiplier has " + std::to_string(count) + " entries, the granularity needs " + std::to_string(slots));
-  require(p.zero_point.size() == slots, fn,
-          "zero_point has " + std::to_string(p.zero_point.size()) + " entries, the granularity needs " +
-              std::to_string(slots));
+  if (count != slots)
+    require(false, fn,
+            "multiplier has " + std::to_string(count) + " entries, the granularity needs " + std::to_string(slots));
+  if (p.zero_point.size() != slots)
+    require(false, fn,
+            "zero_point has " + std::to_string(p.zero_point.size()) + " entries, the granularity needs " +
+                std::to_string(slots));
+  // Messages are built only on failure: per-channel calls check thousands of slots.
   for (std::size_t k = 0; k < slots; ++k) {
-    if (fixed) {
-      require(p.fixed_point[k].shift >= -31 && p.fixed_point[k].shift <= 30 && p.fixed_point[k].multiplier >= 0, fn,
-              "fixed_point[" + std::to_string(k) + "] must have multiplier >= 0 and shift in [-31, 30]");
-    } else {
-      require(std::isfinite(p.multiplier[k]) && p.multiplier[k] > 0.0f, fn,
-              "multiplier[" + std::to_string(k) + "] must be finite and > 0");
-    }
-    require(p.zero_point[k] >= int_traits<Q>::kMin && p.zero_point[k] <= int_traits<Q>::kMax, fn,
-            "zero_point[" + std::to_string(k) + "] is outside the range of " + std::string(int_traits<Q>::kName));
+    const bool multiplier_ok =
+        fixed ? (p.fixed_point[k].shift >= -31 && p.fixed_point[k].shift <= 30 && p.fixed_point[k].multiplier >= 0)
+              : (std::isfinite(p.multiplier[k]) && p.multiplier[k] > 0.0f);
+    if (!multiplier_ok)
+      require(false, fn,
+              fixed ? "fixed_point[" + std::to_string(k) + "] must have multiplier >= 0 and shift in [-31, 30]"
+                    : "multiplier[" + std::to_string(k) + "] must be finite and > 0");
+    if (p.zero_point[k] < int_traits<Q>::kMin || p.zero_point[k] > int_traits<Q>::kMax)
+      require(false, fn,
+              "zero_point[" + std::to_string(k) + "] is outside the range of " + std::string(int_traits<Q>::kName));
   }
 }
 }  // namespace detail
