@@ -99,8 +99,9 @@ void quantize_loop(const In* x, Q* y, std::size_t n, const QuantizeRun& run) noe
   using I = typename V::I;
   constexpr std::size_t W = V::kWidth;
   const I qmin(run.qmin), qmax(run.qmax);
-  F factor(run.factor[0]);
-  I zero_point(run.zero_point[0]);
+  // Per-element parameter arrays are empty when n == 0: read them only inside the blocks.
+  F factor(PerElement ? 1.0f : run.factor[0]);
+  I zero_point(PerElement ? 0 : run.zero_point[0]);
   F lo = xsimd::to_float(qmin - zero_point), hi = xsimd::to_float(qmax - zero_point);
 
   auto block = [&](const In* xs, Q* ys, const float* factors, const std::int32_t* zero_points) {
@@ -138,8 +139,8 @@ void dequantize_loop(const Q* q, float* x, std::size_t n, const DequantizeRun& r
   using F = typename V::F;
   using I = typename V::I;
   constexpr std::size_t W = V::kWidth;
-  F scale(run.scale[0]);
-  I zero_point(run.zero_point[0]);
+  F scale(PerElement ? 1.0f : run.scale[0]);
+  I zero_point(PerElement ? 0 : run.zero_point[0]);
 
   auto block = [&](const Q* qs, float* xs, const float* scales, const std::int32_t* zero_points) {
     if constexpr (PerElement) {
