@@ -72,7 +72,8 @@ for stage in "${stages[@]}"; do
     bench)
       configure_build release
       ./build/release/benchmarks/bench_convert --benchmark_min_time=0.01 --benchmark_filter='/65536$' >/dev/null
-      summary+=("bench: bench_convert ran every benchmark once (L2 size)")
+      ./build/release/benchmarks/bench_quantize --benchmark_min_time=0.01 --benchmark_filter='/65536$' >/dev/null
+      summary+=("bench: bench_convert and bench_quantize ran every benchmark once (L2 size)")
       ;;
     *)
       echo "unknown stage '$stage' (release clang asan aarch64 consumer bench)" >&2
