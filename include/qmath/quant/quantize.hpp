@@ -21,6 +21,7 @@
 #include <Eigen/Core>
 #include <unsupported/Eigen/CXX11/Tensor>
 
+#include "qmath/convert.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/kernels/dispatch.hpp"
@@ -151,12 +152,8 @@ void dequantize(const typename int_traits<Q>::storage* q, std::size_t n, const Q
 // ---- Eigen::Tensor / TensorMap ---------------------------------------------------------------------------------
 
 namespace quant_detail {
-template <class T>
-struct is_eigen_tensor : std::false_type {};
-template <class S, int N, int O, class I>
-struct is_eigen_tensor<Eigen::Tensor<S, N, O, I>> : std::true_type {};
-template <class P, int O, template <class> class M>
-struct is_eigen_tensor<Eigen::TensorMap<P, O, M>> : std::true_type {};
+using convert_detail::is_eigen_tensor;  // shared with convert.hpp
+using convert_detail::require_contiguous;
 
 template <class T>
 TensorShape shape_of_tensor(const T& t) {
@@ -170,14 +167,6 @@ template <class Derived>
 TensorShape shape_of_matrix(const Eigen::DenseBase<Derived>& m) {
   return TensorShape{{static_cast<std::int64_t>(m.rows()), static_cast<std::int64_t>(m.cols())},
                      Derived::IsRowMajor ? storage_order::row_major : storage_order::col_major};
-}
-template <class Derived>
-void require_contiguous(const Eigen::DenseBase<Derived>& x, const char* fn, const char* name) {
-  const auto& d = x.derived();
-  const bool contiguous =
-      d.size() == 0 || (d.innerStride() == 1 && (d.outerSize() <= 1 || d.outerStride() == d.innerSize()));
-  qmath::detail::require(contiguous, fn,
-                         std::string(name) + " must be stored contiguously (inner stride 1, no outer gap)");
 }
 }  // namespace quant_detail
 
