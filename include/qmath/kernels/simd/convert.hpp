@@ -17,6 +17,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "qmath/kernels/simd/gcc_warnings.hpp"
+
 #include "qmath/format/bf16.hpp"
 #include "qmath/format/fp8.hpp"
 #include "qmath/format/minifloat.hpp"
@@ -25,14 +27,7 @@
 #include "qmath/kernels/arm/narrow.hpp"
 #include "qmath/kernels/x86/narrow.hpp"
 
-// GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), which it then reports as maybe-uninitialized once
-// inlined (GCC bug 105593, fixed in 13), or as uninitialized where a result lane is provably unused.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#define QMATH_GCC12_DIAGNOSTIC_PUSHED 1
-#endif
+QMATH_SIMD_WARNINGS_PUSH
 
 namespace qmath {
 namespace kernels {
@@ -355,7 +350,4 @@ constexpr ConvertKernels make_convert_kernels(isa path) noexcept {
 }  // namespace kernels
 }  // namespace qmath
 
-#if defined(QMATH_GCC12_DIAGNOSTIC_PUSHED)
-#pragma GCC diagnostic pop
-#undef QMATH_GCC12_DIAGNOSTIC_PUSHED
-#endif
+QMATH_SIMD_WARNINGS_POP

@@ -14,17 +14,13 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "qmath/kernels/simd/gcc_warnings.hpp"
+
 #include "qmath/format/rounding.hpp"
 #include "qmath/kernels/quantize_table.hpp"
 #include "qmath/kernels/simd/convert.hpp"
 
-// See simd/convert.hpp: GCC 12 bug 105593 with AVX-512 intrinsics.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#define QMATH_GCC12_DIAGNOSTIC_PUSHED 1
-#endif
+QMATH_SIMD_WARNINGS_PUSH
 
 namespace qmath {
 namespace kernels {
@@ -225,7 +221,4 @@ constexpr QuantizeKernels make_quantize_kernels(isa path) noexcept {
 }  // namespace kernels
 }  // namespace qmath
 
-#if defined(QMATH_GCC12_DIAGNOSTIC_PUSHED)
-#pragma GCC diagnostic pop
-#undef QMATH_GCC12_DIAGNOSTIC_PUSHED
-#endif
+QMATH_SIMD_WARNINGS_POP
