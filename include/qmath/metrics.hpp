@@ -44,6 +44,8 @@ struct ErrorStats {
   double max_rel_error = 0.0;
   double cosine = 1.0;
   double clip_rate = 0.0;
+  double reference_energy = 0.0;  ///< sum x^2, with error_energy: what pooling stats over tensors needs
+  double error_energy = 0.0;      ///< sum (x - y)^2
 };
 
 /// Running sums behind ErrorStats: add pairs batch by batch (or per thread, then merge) and read stats() at the end.
@@ -86,9 +88,11 @@ class ErrorAccumulator {
     s.clipped = clipped_;
     s.max_abs_error = max_abs_;
     s.max_rel_error = max_rel_;
+    s.reference_energy = sum_x2_;
+    s.error_energy = std::isnan(sum_e2_) ? std::numeric_limits<double>::infinity() : sum_e2_;
     if (count_ == 0) return s;
     // A non-finite approximation of a finite value makes sum_e2_ NaN or inf: report the error as infinite.
-    const double e2 = std::isnan(sum_e2_) ? inf : sum_e2_;
+    const double e2 = s.error_energy;
     s.mse = e2 / static_cast<double>(count_);
     s.sqnr_db = e2 == 0.0 ? inf : (sum_x2_ == 0.0 ? -inf : 10.0 * std::log10(sum_x2_ / e2));
     if (sum_x2_ == 0.0 && sum_y2_ == 0.0) s.cosine = 1.0;
