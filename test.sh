@@ -4,6 +4,8 @@
 #   release   g++ -O3 -Werror: unit + exhaustive (all 2^32 inputs on every x86 path this CPU has)
 #   clang     clang++ -Werror: unit tests
 #   asan      g++ with AddressSanitizer + UndefinedBehaviorSanitizer: unit tests
+#   fuzz      clang libFuzzer + ASan + UBSan on the .npy and .safetensors parsers, seeded from tests/data, each for
+#             QMATH_FUZZ_SECONDS (default 30); any crash or sanitizer report fails the stage
 #   aarch64   cross build, tests under qemu-aarch64 (NEON paths; exhaustive sweeps strided, see README)
 #   consumer  install qmath, then build a separate project with find_package(qmath) and with add_subdirectory
 #   bench     build the benchmarks and run each once, briefly (proves they run; figures are not judged here)
@@ -13,7 +15,7 @@ source .ci/deps.sh
 qmath_need_packages "${QMATH_BUILD_PACKAGES[@]}" "${QMATH_TEST_PACKAGES[@]}"
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(release clang asan aarch64 consumer bench)
+[ ${#stages[@]} -eq 0 ] && stages=(release clang asan fuzz aarch64 consumer bench)
 jobs=$(nproc)
 summary=()
 
@@ -48,6 +50,26 @@ for stage in "${stages[@]}"; do
       configure_build debug-asan
       ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest debug-asan -LE exhaustive
       ;;
+    fuzz)
+      cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+        -DQMATH_BUILD_FUZZERS=ON -DQMATH_WARNINGS_AS_ERRORS=ON -DQMATH_BUILD_BENCHMARKS=OFF \
+        -DQMATH_BUILD_EXAMPLES=OFF >/dev/null
+      cmake --build build/fuzz -j "$jobs" --target fuzz_npy fuzz_safetensors
+      for parser in npy safetensors; do
+        # The corpus grows across runs; the seeds are the test data files. Crash inputs land in build/fuzz/crashes.
+        mkdir -p "build/fuzz/corpus_$parser" build/fuzz/crashes
+        cp tests/data/*."$parser" "build/fuzz/corpus_$parser/"
+        log="build/fuzz/fuzz_$parser.log"
+        if ! "build/fuzz/tests/fuzz/fuzz_$parser" "build/fuzz/corpus_$parser" -dict="tests/fuzz/$parser.dict" \
+          -max_total_time="${QMATH_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 -print_final_stats=1 \
+          -artifact_prefix="build/fuzz/crashes/$parser-" 2>"$log"; then
+          tail -n 60 "$log" >&2
+          echo "fuzz_$parser failed: see $log and the input saved in build/fuzz/crashes/" >&2
+          exit 1
+        fi
+        summary+=("fuzz ($parser): $(grep -m1 '^Done' "$log"), no crash")
+      done
+      ;;
     aarch64)
       configure_build aarch64
       # A full 2^32 sweep of every conversion mode takes ~16 minutes under emulation; CI sweeps every 257th input
@@ -76,7 +98,7 @@ for stage in "${stages[@]}"; do
       summary+=("bench: bench_convert and bench_quantize ran every benchmark once (L2 size)")
       ;;
     *)
-      echo "unknown stage '$stage' (release clang asan aarch64 consumer bench)" >&2
+      echo "unknown stage '$stage' (release clang asan fuzz aarch64 consumer bench)" >&2
       exit 2
       ;;
   esac

@@ -1,19 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // tests/io/test_npy.cpp: the .npy reader and writer: round trips, files written by NumPy, malformed input.
 //
-// tests/data/*.npy were written by NumPy 1.24 (/usr/bin/python3), e.g.
-//   np.save('f32_c_2x3.npy', np.arange(6, dtype='<f4').reshape(2, 3) * 0.5 - 1.0)
-//   np.save('f32_fortran_2x3.npy', np.asfortranarray(<the same>))
-//   np.save('i1_4.npy', np.array([-128, -1, 0, 127], dtype=np.int8))
-//   np.save('u1_2x2.npy', np.array([[0, 1], [254, 255]], dtype=np.uint8))
-//   np.save('i2_3.npy', np.array([-32768, 7, 32767], dtype='<i2'))
-//   np.save('f8_3.npy', np.array([0.1, -2.5, 1e300], dtype='<f8'))
-//   np.save('f32_scalar.npy', np.array(3.5, dtype='<f4'));  np.save('f32_empty_0x3.npy', np.zeros((0, 3), '<f4'))
-//   np.lib.format.write_array(f, np.array([1.5, -0.25, 1e-3], dtype='<f4'), version=(2, 0))  # f32_v2_3.npy
-//   np.save('f32_bigendian_2.npy', np.array([1.0, 2.0], dtype='>f4'))
-//   truncated_4x6.npy: the first 138 bytes of np.save of a (4, 6) float32 array (header + 10 data bytes)
+// tests/data/*.npy were written by NumPy 1.24 (/usr/bin/python3) with tests/data/gen_npy_data.py, which says what
+// each holds. truncated_4x6.npy is the first 138 bytes of np.save of a (4, 6) float32 array (header + 10 data
+// bytes).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -48,8 +41,8 @@ NpyArray load_data_file(const std::string& file) {
 
 template <class T>
 class NpyRoundTrip : public ::testing::Test {};
-using NpyTypes = ::testing::Types<float, std::int8_t, std::uint8_t, std::int16_t, std::uint16_t, std::int32_t,
-                                  std::uint32_t, std::int64_t>;
+using NpyTypes = ::testing::Types<Eigen::half, float, std::int8_t, std::uint8_t, std::int16_t, std::uint16_t,
+                                  std::int32_t, std::uint32_t, std::int64_t>;
 // Names the instances by dtype (Float32, Int8, ...); a name generator also keeps clang's -Wpedantic quiet.
 struct NpyTypeName {
   template <class T>
@@ -73,7 +66,7 @@ std::vector<T> sample_values(std::size_t n) {
     else if (i % 3 == 1)
       v[i] = std::numeric_limits<T>::max();
     else
-      v[i] = static_cast<T>(i * 7 % 100);
+      v[i] = static_cast<T>(static_cast<int>(i * 7 % 100));
   }
   return v;
 }
@@ -175,8 +168,9 @@ TEST(NpyFromNumpy, Float32COrder) {
 }
 
 TEST(NpyFromNumpy, WriterMatchesNumpyByteForByte) {
-  for (const char* file : {"f32_c_2x3.npy", "f32_fortran_2x3.npy", "i1_4.npy", "u1_2x2.npy", "i2_3.npy",
-                           "f32_scalar.npy", "f32_empty_0x3.npy"}) {
+  for (const char* file :
+       {"f32_c_2x3.npy", "f32_fortran_2x3.npy", "i1_4.npy", "u1_2x2.npy", "i2_3.npy", "f32_scalar.npy",
+        "f32_empty_0x3.npy", "f2_c_2x3.npy", "f2_fortran_2x3.npy", "b1_2x3.npy", "b1_fortran_2x3.npy"}) {
     const NpyArray a = load_data_file(file);
     std::stringstream buffer;
     qmath::write_npy(buffer, a.dtype, a.shape, a.fortran_order, a.data.data(), a.data.size());
@@ -232,8 +226,52 @@ TEST(NpyFromNumpy, Version2Header) {
   EXPECT_EQ(a.values<float>(), (std::vector<float>{1.5f, -0.25f, 1e-3f}));
 }
 
+TEST(NpyFromNumpy, Float16) {
+  const NpyArray c = load_data_file("f2_c_2x3.npy");
+  EXPECT_EQ(c.dtype, "<f2");
+  EXPECT_EQ(c.shape, (std::vector<std::int64_t>{2, 3}));
+  EXPECT_TRUE(c.holds<Eigen::half>());
+  // 1, -2.5, 65504 (the largest finite), 2^-24 (the smallest subnormal), inf, -0.
+  const std::vector<std::uint16_t> bits = {0x3C00, 0xC100, 0x7BFF, 0x0001, 0x7C00, 0x8000};
+  const std::vector<Eigen::half> h = c.values<Eigen::half>();
+  ASSERT_EQ(h.size(), bits.size());
+  for (std::size_t i = 0; i < bits.size(); ++i) EXPECT_EQ(Eigen::numext::bit_cast<std::uint16_t>(h[i]), bits[i]) << i;
+  const std::vector<float> f = c.to_float();
+  EXPECT_EQ(f, (std::vector<float>{1.0f, -2.5f, 65504.0f, std::ldexp(1.0f, -24), std::numeric_limits<float>::infinity(),
+                                   -0.0f}));
+  EXPECT_TRUE(std::signbit(f[5]));
+  EXPECT_THROW(c.values<std::uint16_t>(), qmath::error) << "float16 is not <u2";
+
+  const NpyArray fortran = load_data_file("f2_fortran_2x3.npy");
+  EXPECT_TRUE(fortran.fortran_order);
+  EXPECT_EQ(fortran.to_float(), (std::vector<float>{1.0f, std::ldexp(1.0f, -24), -2.5f,
+                                                    std::numeric_limits<float>::infinity(), 65504.0f, -0.0f}));
+}
+
+TEST(NpyFromNumpy, Bool) {
+  const NpyArray c = load_data_file("b1_2x3.npy");
+  EXPECT_EQ(c.dtype, "|b1");
+  EXPECT_EQ(c.values<std::uint8_t>(), (std::vector<std::uint8_t>{1, 0, 1, 0, 0, 1}));
+  EXPECT_EQ(c.to_float(), (std::vector<float>{1, 0, 1, 0, 0, 1}));
+  EXPECT_FALSE(c.holds<std::uint8_t>()) << "holds<T> names T's own dtype, |u1";
+  EXPECT_THROW(c.values<std::int8_t>(), qmath::error);
+  const NpyArray fortran = load_data_file("b1_fortran_2x3.npy");
+  EXPECT_TRUE(fortran.fortran_order);
+  EXPECT_EQ(fortran.values<std::uint8_t>(), (std::vector<std::uint8_t>{1, 0, 0, 0, 1, 1}));
+}
+
+TEST(NpyFromNumpy, BoolByteOtherThanZeroOrOneIsRefused) {
+  const std::string path = kDataDir + "b1_invalid_3.npy";
+  try {
+    qmath::read_npy(path);
+    FAIL() << "a bool array holding the byte 2 was accepted";
+  } catch (const qmath::error& e) {
+    EXPECT_NE(std::string(e.what()).find(path + "': bool element 1 is 2, not 0 or 1"), std::string::npos) << e.what();
+  }
+}
+
 TEST(NpyFromNumpy, BigEndianAndTruncatedFilesAreRefused) {
-  for (const char* file : {"f32_bigendian_2.npy", "truncated_4x6.npy"}) {
+  for (const char* file : {"f32_bigendian_2.npy", "f2_bigendian_2.npy", "truncated_4x6.npy"}) {
     const std::string path = kDataDir + file;
     ASSERT_TRUE(file_exists(path)) << path;
     try {
@@ -383,11 +421,14 @@ TEST(NpyMalformed, Descr) {
   };
   expect_npy_error(with_descr("'>f4'"), "big-endian");
   expect_npy_error(with_descr("'>i2'"), "big-endian");
+  expect_npy_error(with_descr("'>f2'"), "big-endian");
+  expect_npy_error(with_descr("'f2'"), "does not say little-endian");
   expect_npy_error(with_descr("'|O'"), "object");
   expect_npy_error(with_descr("[('a', '<f4'), ('b', '<i4')]"), "structured");
-  expect_npy_error(with_descr("'<f2'"), "unsupported dtype '<f2'");
+  expect_npy_error(with_descr("'<f16'"), "unsupported dtype '<f16'");
   expect_npy_error(with_descr("'<c8'"), "unsupported dtype");
-  expect_npy_error(with_descr("'|b1'"), "unsupported dtype");
+  expect_npy_error(with_descr("'|b2'"), "unsupported dtype");
+  expect_npy_error(with_descr("'|S2'"), "unsupported dtype");
   expect_npy_error(with_descr("'<U2'"), "unsupported dtype");
   expect_npy_error(with_descr("'<u8'"), "unsupported dtype");
   expect_npy_error(with_descr("'<M8[ns]'"), "unsupported dtype");
@@ -438,6 +479,69 @@ TEST(NpyMalformed, DataSize) {
                    "truncated data");
 }
 
+TEST(NpyMalformed, BoolBytes) {
+  const auto bools = [](const std::string& data) {
+    return npy_image("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", data);
+  };
+  EXPECT_EQ(read_image(bools(std::string("\x01\x00\x01", 3))).values<std::uint8_t>(),
+            (std::vector<std::uint8_t>{1, 0, 1}));
+  expect_npy_error(bools(std::string("\x01\x00\x02", 3)), "bool element 2 is 2, not 0 or 1");
+  expect_npy_error(bools("\xFF\x01\x01"), "bool element 0 is 255");
+  // Any byte-order marker, or none, on a one-byte type.
+  for (const char* descr : {"'b1'", "'<b1'", "'?'"}) {
+    const std::string header = std::string("{'descr': ") + descr + ", 'fortran_order': False, 'shape': (1,), }";
+    if (std::string(descr) == "'?'") {
+      expect_npy_error(npy_image(header, "\x01"), "unsupported dtype");  // NumPy's char code is not a descr
+    } else {
+      EXPECT_EQ(read_image(npy_image(header, "\x01")).dtype, "|b1") << descr;
+    }
+  }
+}
+
+// ---- to_float ------------------------------------------------------------------------------------------------
+
+template <class T>
+NpyArray array_of(const std::vector<T>& values) {
+  std::stringstream buffer;
+  qmath::write_npy(buffer, qmath::npy_dtype<T>::kDescr, {static_cast<std::int64_t>(values.size())}, false,
+                   values.data(), values.size() * sizeof(T));
+  return qmath::read_npy(buffer);
+}
+
+TEST(NpyToFloat, EveryDtype) {
+  EXPECT_EQ(array_of<float>({1.5f, -0.0f, 3e38f}).to_float(), (std::vector<float>{1.5f, -0.0f, 3e38f}));
+  EXPECT_EQ(array_of<std::int8_t>({-128, 127}).to_float(), (std::vector<float>{-128.0f, 127.0f}));
+  EXPECT_EQ(array_of<std::uint8_t>({0, 255}).to_float(), (std::vector<float>{0.0f, 255.0f}));
+  EXPECT_EQ(array_of<std::int16_t>({-32768, 32767}).to_float(), (std::vector<float>{-32768.0f, 32767.0f}));
+  EXPECT_EQ(array_of<std::uint16_t>({65535}).to_float(), (std::vector<float>{65535.0f}));
+  // Exact up to 2^24, rounded to nearest (even) beyond.
+  EXPECT_EQ(array_of<std::int32_t>({16777216, 16777217, 16777219, -2147483647 - 1}).to_float(),
+            (std::vector<float>{16777216.0f, 16777216.0f, 16777220.0f, -2147483648.0f}));
+  EXPECT_EQ(array_of<std::uint32_t>({4294967295u}).to_float(), (std::vector<float>{4294967296.0f}));
+  EXPECT_EQ(array_of<std::int64_t>({std::numeric_limits<std::int64_t>::min(), 3}).to_float(),
+            (std::vector<float>{-9223372036854775808.0f, 3.0f}));
+  const std::vector<Eigen::half> h = {Eigen::half(0.5f), Eigen::numext::bit_cast<Eigen::half>(std::uint16_t{0x7E00})};
+  const std::vector<float> hf = array_of<Eigen::half>(h).to_float();
+  EXPECT_EQ(hf[0], 0.5f);
+  EXPECT_TRUE(std::isnan(hf[1]));
+  // <f8 (read only) from NumPy's file: 1e300 is past the float range.
+  EXPECT_EQ(load_data_file("f8_3.npy").to_float(),
+            (std::vector<float>{0.1f, -2.5f, std::numeric_limits<float>::infinity()}));
+  EXPECT_TRUE(load_data_file("f32_empty_0x3.npy").to_float().empty());
+}
+
+TEST(NpyToFloat, DamagedArraysThrow) {
+  NpyArray a = array_of<float>({1.0f, 2.0f});
+  a.data.pop_back();
+  EXPECT_THROW(a.to_float(), qmath::error);
+  a = array_of<float>({1.0f});
+  a.dtype = "<c8";
+  EXPECT_THROW(a.to_float(), qmath::error);
+  a = array_of<std::uint8_t>({1, 3});
+  a.dtype = "|b1";
+  EXPECT_THROW(a.to_float(), qmath::error);
+}
+
 // ---- Writer argument checks ----------------------------------------------------------------------------------
 
 TEST(NpyWrite, BadArgumentsThrowBeforeWriting) {
@@ -455,6 +559,8 @@ TEST(NpyWrite, BadArgumentsThrowBeforeWriting) {
   expect_rejected("<f4", {-6}, x.data(), 24);  // negative dim
   expect_rejected("<f4", {6}, nullptr, 24);
   expect_rejected("<f4", {std::numeric_limits<std::int64_t>::max(), 2}, x.data(), 24);
+  const std::uint8_t bad_bools[3] = {1, 0, 2};
+  expect_rejected("|b1", {3}, bad_bools, 3);
 
   const std::string path = ::testing::TempDir() + "qmath_npy_rejected.npy";
   std::remove(path.c_str());

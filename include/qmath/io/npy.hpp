@@ -7,11 +7,15 @@
 // padded with spaces and ended by '\n', then the raw elements in C (row-major) or Fortran (column-major) order.
 // Version 3.0 only allows UTF-8 in the header, which changes nothing for the dtypes read here.
 //
-// Supported dtypes (NumPy descr): <f4, <f8 (read only), |i1, |u1, <i2, <u2, <i4, <u4, <i8. Anything else
-// (big-endian, object, structured, strings, complex, float16, ...) is refused with a qmath::error that names the
-// file and the problem. So is every malformed file: bad magic, truncated header or data, a header that is not
-// the dict above, a shape whose size overflows, trailing bytes. The reader never reads past a buffer and
-// never allocates more than the bytes the stream actually delivers (plus one chunk).
+// Supported dtypes (NumPy descr), all readable and writable except <f8 (read only):
+//   <f2 (float16: values<Eigen::half>()), <f4, <f8, |i1, |u1, <i2, <u2, <i4, <u4, <i8,
+//   |b1 (bool: one byte per element, read as std::uint8_t through values<std::uint8_t>(); a byte other than 0 or
+//        1 is not a valid bool and is refused on reading and writing).
+// Anything else (big-endian, object, structured, strings, complex, ...) is refused with a qmath::error that
+// names the file and the problem. So is every malformed file: bad magic, truncated header or data, a header that
+// is not the dict above, a shape whose size overflows, trailing bytes. The reader never reads past a buffer and
+// never allocates more than the bytes the stream actually delivers (plus one chunk). NpyArray::to_float() widens
+// any supported dtype to float32 (exactness documented there).
 #pragma once
 
 #include <algorithm>
@@ -24,9 +28,15 @@
 #include <limits>
 #include <ostream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "qmath/core/error.hpp"
+#include "qmath/format/bf16.hpp"
+#include "qmath/format/fp16.hpp"
+#include "qmath/format/fp8.hpp"
 #include "qmath/quant/layout.hpp"
 
 // Elements are copied to and from memory as they lie in the file (little-endian): the host must agree.
@@ -39,6 +49,11 @@ namespace qmath {
 /// The NumPy descr qmath uses for the element type T ("<f4" for float, "|i1" for std::int8_t, ...).
 template <class T>
 struct npy_dtype;
+/// float16 elements are Eigen::half, which holds exactly the 16 bits of the file.
+template <>
+struct npy_dtype<Eigen::half> {
+  static constexpr const char* kDescr = "<f2";
+};
 template <>
 struct npy_dtype<float> {
   static constexpr const char* kDescr = "<f4";
@@ -78,6 +93,98 @@ struct npy_dtype<std::int64_t> {
 
 namespace detail {
 
+/// What the bytes of one element mean; shared by the .npy and .safetensors readers.
+enum class element_kind { f16, bf16, f32, f64, i8, u8, boolean, i16, u16, i32, u32, i64, u64, e4m3fn, e5m2 };
+
+/// double -> float, rounded to nearest even like the hardware conversion, with the out-of-range cases (undefined
+/// behaviour for a plain cast) spelled out: from halfway between FLT_MAX and 2^128 on, the result is infinity.
+inline float f64_to_f32_nearest(double value) noexcept {
+  constexpr double kFloatMax = static_cast<double>(std::numeric_limits<float>::max());
+  constexpr double kToInfinity = 0x1.ffffffp+127;
+  if (value >= kToInfinity) return std::numeric_limits<float>::infinity();
+  if (value <= -kToInfinity) return -std::numeric_limits<float>::infinity();
+  if (value > kFloatMax) return std::numeric_limits<float>::max();
+  if (value < -kFloatMax) return -std::numeric_limits<float>::max();
+  return static_cast<float>(value);
+}
+
+template <class T>
+T load_element(const std::uint8_t* bytes) noexcept {
+  T value;
+  std::memcpy(&value, bytes, sizeof(T));
+  return value;
+}
+
+/// Index of the first byte that is neither 0 nor 1, or `count` when all are valid bools.
+inline std::size_t first_invalid_bool(const std::uint8_t* bytes, std::size_t count) noexcept {
+  for (std::size_t i = 0; i < count; ++i)
+    if (bytes[i] > 1) return i;
+  return count;
+}
+
+/// Widens `count` elements of `kind` to float32. Exact for f16, bf16, f32, fp8, bool and integers of up to 16
+/// bits; 32- and 64-bit integers are exact up to magnitude 2^24 and rounded to nearest beyond; f64 is rounded to
+/// nearest even (overflow to +-inf). Throws through `fail` on a bool byte other than 0 or 1.
+template <class Fail>
+std::vector<float> widen_to_float(element_kind kind, const std::uint8_t* bytes, std::size_t count, Fail fail) {
+  std::vector<float> out(count);
+  const auto each = [&](auto load) {
+    for (std::size_t i = 0; i < count; ++i) out[i] = load(i);
+  };
+  switch (kind) {
+    case element_kind::f16:
+      each([&](std::size_t i) { return f16_bits_to_f32(load_element<std::uint16_t>(bytes + 2 * i)); });
+      break;
+    case element_kind::bf16:
+      each([&](std::size_t i) { return bf16_bits_to_f32(load_element<std::uint16_t>(bytes + 2 * i)); });
+      break;
+    case element_kind::f32:
+      if (count > 0) std::memcpy(out.data(), bytes, 4 * count);
+      break;
+    case element_kind::f64:
+      each([&](std::size_t i) { return f64_to_f32_nearest(load_element<double>(bytes + 8 * i)); });
+      break;
+    case element_kind::i8:
+      each([&](std::size_t i) { return static_cast<float>(static_cast<std::int8_t>(bytes[i])); });
+      break;
+    case element_kind::u8:
+      each([&](std::size_t i) { return static_cast<float>(bytes[i]); });
+      break;
+    case element_kind::boolean: {
+      const std::size_t bad = first_invalid_bool(bytes, count);
+      if (bad < count)
+        fail("bool element " + std::to_string(bad) + " is " + std::to_string(bytes[bad]) + ", not 0 or 1");
+      each([&](std::size_t i) { return static_cast<float>(bytes[i]); });
+      break;
+    }
+    case element_kind::i16:
+      each([&](std::size_t i) { return static_cast<float>(load_element<std::int16_t>(bytes + 2 * i)); });
+      break;
+    case element_kind::u16:
+      each([&](std::size_t i) { return static_cast<float>(load_element<std::uint16_t>(bytes + 2 * i)); });
+      break;
+    case element_kind::i32:
+      each([&](std::size_t i) { return static_cast<float>(load_element<std::int32_t>(bytes + 4 * i)); });
+      break;
+    case element_kind::u32:
+      each([&](std::size_t i) { return static_cast<float>(load_element<std::uint32_t>(bytes + 4 * i)); });
+      break;
+    case element_kind::i64:
+      each([&](std::size_t i) { return static_cast<float>(load_element<std::int64_t>(bytes + 8 * i)); });
+      break;
+    case element_kind::u64:
+      each([&](std::size_t i) { return static_cast<float>(load_element<std::uint64_t>(bytes + 8 * i)); });
+      break;
+    case element_kind::e4m3fn:
+      each([&](std::size_t i) { return e4m3fn_to_f32(bytes[i]); });
+      break;
+    case element_kind::e5m2:
+      each([&](std::size_t i) { return e5m2_to_f32(bytes[i]); });
+      break;
+  }
+  return out;
+}
+
 constexpr char kNpyMagic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 /// Larger headers than this are refused before allocating: a plain dtype's header is under 200 bytes.
 constexpr std::size_t kNpyMaxHeaderBytes = std::size_t{1} << 20;
@@ -93,13 +200,16 @@ struct NpyDescr {
   std::string canonical;  ///< e.g. "<f4"
   std::size_t itemsize;   ///< bytes per element
   bool writable;
+  element_kind kind;
 };
 
 /// Checks a descr string from a header or a caller; returns its canonical form or throws.
 inline NpyDescr parse_npy_descr(const std::string& descr, const char* fn, const std::string& name) {
-  static const NpyDescr kSupported[] = {{"<f4", 4, true}, {"<f8", 8, false}, {"|i1", 1, true},
-                                        {"|u1", 1, true}, {"<i2", 2, true},  {"<u2", 2, true},
-                                        {"<i4", 4, true}, {"<u4", 4, true},  {"<i8", 8, true}};
+  static const NpyDescr kSupported[] = {
+      {"<f2", 2, true, element_kind::f16}, {"<f4", 4, true, element_kind::f32}, {"<f8", 8, false, element_kind::f64},
+      {"|i1", 1, true, element_kind::i8},  {"|u1", 1, true, element_kind::u8},  {"|b1", 1, true, element_kind::boolean},
+      {"<i2", 2, true, element_kind::i16}, {"<u2", 2, true, element_kind::u16}, {"<i4", 4, true, element_kind::i32},
+      {"<u4", 4, true, element_kind::u32}, {"<i8", 8, true, element_kind::i64}};
   const std::string quoted = "'" + descr + "'";
   const bool has_order = !descr.empty() && (descr[0] == '<' || descr[0] == '>' || descr[0] == '|' || descr[0] == '=');
   const char order = has_order ? descr[0] : '\0';
@@ -115,7 +225,8 @@ inline NpyDescr parse_npy_descr(const std::string& descr, const char* fn, const 
     npy_fail(fn, name, "dtype " + quoted + " does not say little-endian ('<" + type + "')");
   }
   npy_fail(fn, name,
-           "unsupported dtype " + quoted + " (supported: <f4, <f8 (read only), |i1, |u1, <i2, <u2, <i4, <u4, <i8)");
+           "unsupported dtype " + quoted +
+               " (supported: <f2, <f4, <f8 (read only), |i1, |u1, |b1, <i2, <u2, <i4, <u4, <i8)");
 }
 
 /// Number of elements and of bytes of an array, with every overflow caught.
@@ -294,6 +405,12 @@ inline std::string npy_header_text(const std::string& descr, const std::vector<s
          "), }";
 }
 
+inline void check_npy_bools(const std::uint8_t* bytes, std::size_t count, const char* fn, const std::string& name) {
+  const std::size_t bad = first_invalid_bool(bytes, count);
+  if (bad < count)
+    npy_fail(fn, name, "bool element " + std::to_string(bad) + " is " + std::to_string(bytes[bad]) + ", not 0 or 1");
+}
+
 /// The checks of write_npy, run before anything is written; returns the dtype.
 inline NpyDescr check_npy_write(const std::string& dtype, const std::vector<std::int64_t>& shape, const void* data,
                                 std::size_t bytes, const char* fn, const std::string& name) {
@@ -304,6 +421,7 @@ inline NpyDescr check_npy_write(const std::string& dtype, const std::vector<std:
   if (bytes != expected)
     npy_fail(fn, name, "got " + std::to_string(bytes) + " bytes of data, the shape needs " + std::to_string(expected));
   if (bytes > 0 && data == nullptr) npy_fail(fn, name, "null data pointer for a non-empty array");
+  if (descr.kind == element_kind::boolean) check_npy_bools(static_cast<const std::uint8_t*>(data), bytes, fn, name);
   return descr;
 }
 
@@ -335,18 +453,36 @@ struct NpyArray {
     return dtype == npy_dtype<T>::kDescr;
   }
 
-  /// The elements as T, in storage order. @throws qmath::error when the dtype is not T's.
+  /// The elements as T, in storage order: float16 as Eigen::half, bool (|b1) as std::uint8_t 0 or 1.
+  /// @throws qmath::error when the dtype is not T's.
   template <class T>
   std::vector<T> values() const {
     constexpr const char* fn = "qmath::NpyArray::values";
-    detail::require(holds<T>(), fn, std::string("the array holds ") + dtype + ", not " + npy_dtype<T>::kDescr);
+    const bool bool_as_bytes = std::is_same<T, std::uint8_t>::value && dtype == "|b1";
+    detail::require(holds<T>() || bool_as_bytes, fn,
+                    std::string("the array holds ") + dtype + ", not " + npy_dtype<T>::kDescr);
     std::size_t count = 0, bytes = 0;
     detail::npy_sizes(shape, sizeof(T), fn, "<array>", count, bytes);
     detail::require(bytes == data.size(), fn,
                     "data holds " + std::to_string(data.size()) + " bytes, the shape needs " + std::to_string(bytes));
     std::vector<T> out(count);
-    if (bytes > 0) std::memcpy(out.data(), data.data(), bytes);
+    if (bytes > 0) std::memcpy(static_cast<void*>(out.data()), data.data(), bytes);
     return out;
+  }
+
+  /// Any dtype widened to float32, in storage order. Exact for <f2, <f4, |i1, |u1, |b1, <i2 and <u2; <i4, <u4
+  /// and <i8 are exact up to magnitude 2^24 and rounded to nearest beyond; <f8 is rounded to nearest even (to
+  /// +-inf past the float range). @throws qmath::error on an unsupported dtype, a size mismatch or a bool
+  /// byte other than 0 or 1.
+  std::vector<float> to_float() const {
+    constexpr const char* fn = "qmath::NpyArray::to_float";
+    const detail::NpyDescr descr = detail::parse_npy_descr(dtype, fn, "<array>");
+    std::size_t count = 0, bytes = 0;
+    detail::npy_sizes(shape, descr.itemsize, fn, "<array>", count, bytes);
+    detail::require(bytes == data.size(), fn,
+                    "data holds " + std::to_string(data.size()) + " bytes, the shape needs " + std::to_string(bytes));
+    return detail::widen_to_float(descr.kind, data.data(), count,
+                                  [&](const std::string& problem) { detail::npy_fail(fn, "<array>", problem); });
   }
 };
 
@@ -407,6 +543,7 @@ inline NpyArray read_npy(std::istream& in, const std::string& name = "<stream>")
                        "truncated data: the header announces " + std::to_string(bytes) + " bytes, the file has " +
                            std::to_string(have + came));
   }
+  if (descr.kind == detail::element_kind::boolean) detail::check_npy_bools(a.data.data(), a.data.size(), fn, name);
   if (in.peek() != std::char_traits<char>::eof())
     detail::npy_fail(fn, name, "unexpected bytes after the " + std::to_string(bytes) + " bytes of data");
   return a;
