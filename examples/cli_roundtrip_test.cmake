@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # examples/cli_roundtrip_test.cmake: ctest script: `qmath quantize` a .npy, `qmath dequantize` the codes, and
-# `qmath compare` the result with the input, which must agree within TOLERANCE.
+# `qmath diff` the result with the input, which must agree within TOLERANCE.
 #
 #   cmake -DQMATH=<tool> [-DEMULATOR=<cmd|args>] -DINPUT=<x.npy> -DPREFIX=<output path prefix>
 #         -DQUANTIZE_ARGS=<a|b> -DDEQUANTIZE_ARGS=<a|b> -DTOLERANCE=<t> -DSUMMARY=<regex> -P cli_roundtrip_test.cmake
@@ -35,4 +35,4 @@ if(NOT EXISTS "${params}")
   message(FATAL_ERROR "quantize wrote no parameters file at ${params}")
 endif()
 run_qmath(summary dequantize "${codes}" "${back}" ${dequantize_args})
-run_qmath(summary compare "${INPUT}" "${back}" --tolerance "${TOLERANCE}")
+run_qmath(summary diff "${INPUT}" "${back}" --tolerance "${TOLERANCE}")

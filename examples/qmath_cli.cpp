@@ -4,9 +4,10 @@
 //   qmath formats                      bits of a few values in every format, round-trip error and bulk speed
 //   qmath quantize IN.npy OUT.npy      float32 tensor -> integer codes, plus a JSON file of the parameters
 //   qmath dequantize IN.npy OUT.npy    integer codes -> float32, with those parameters
-//   qmath compare A.npy B.npy          max |a - b| of two float32 tensors (exit 1 above --tolerance)
+//   qmath compare [FILES]              every format / scheme / calibrator on built-in workloads or the files' tensors
+//   qmath diff A.npy B.npy             max |a - b| of two float32 tensors (exit 1 above --tolerance)
 //   qmath                              the formats tour, with a hint about the subcommands on stderr
-// Errors in quantize / dequantize / compare print one line `qmath: <message>` and exit with status 2.
+// Errors in quantize / dequantize / compare / diff print one line `qmath: <message>` and exit with status 2.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -34,6 +35,8 @@
 #include "qmath/kernels/dispatch.hpp"
 #include "qmath/quant/choose.hpp"
 #include "qmath/quant/quantize.hpp"
+#include "command_line.hpp"
+#include "compare.hpp"
 #include "json_params.hpp"
 #include "text_table.hpp"
 
@@ -276,13 +279,17 @@ int run_format_tour() {
 
 using qmath_cli::cli_error;
 using qmath_cli::ParamsFile;
+using qmath_cli::CommandLine;
+using qmath_cli::parse_command_line;
 
 const char kUsage[] =
     "usage: qmath <subcommand> [arguments]\n"
     "  formats      bits of fp32/fp16/bf16/fp8 values, round-trip error and conversion speed (the default)\n"
     "  quantize     IN.npy OUT.npy: float32 tensor -> integer codes, and a JSON file of the parameters\n"
     "  dequantize   IN.npy OUT.npy: integer codes -> float32 tensor, with those parameters\n"
-    "  compare      A.npy B.npy: max and mean |a - b| of two float32 tensors\n"
+    "  compare      [FILES]: error, size and speed of every format and scheme, on built-in workloads or on\n"
+    "               the tensors of .npy / .safetensors files (`qmath compare --help`)\n"
+    "  diff         A.npy B.npy: max and mean |a - b| of two float32 tensors\n"
     "  help         this text\n"
     "\n"
     "qmath quantize IN.npy OUT.npy [options]\n"
@@ -308,63 +315,10 @@ const char kUsage[] =
     "                                  --axis and --group-size as for quantize\n"
     "  --dtype int4|uint4              with --scale: the int8/uint8 codes are 4-bit codes\n"
     "\n"
-    "qmath compare A.npy B.npy [--tolerance T]\n"
+    "qmath diff A.npy B.npy [--tolerance T]\n"
     "  A and B hold float32 of the same shape and order; exits with status 1 when max |a - b| > T.\n"
     "\n"
     "Errors print one line `qmath: <message>` on stderr and exit with status 2.\n";
-
-/// The arguments of one subcommand: positional ones, `--name value` (or `--name=value`) options, and flags.
-struct CommandLine {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> values;
-  std::set<std::string> flags;
-  bool help = false;
-
-  bool has(const std::string& name) const { return values.count(name) > 0 || flags.count(name) > 0; }
-  std::string value_or(const std::string& name, const std::string& fallback) const {
-    const auto it = values.find(name);
-    return it == values.end() ? fallback : it->second;
-  }
-};
-
-CommandLine parse_command_line(int argc, char** argv, const std::string& subcommand,
-                               std::initializer_list<const char*> value_options,
-                               std::initializer_list<const char*> flag_options) {
-  const auto listed = [](std::initializer_list<const char*> names, const std::string& name) {
-    for (const char* n : names)
-      if (name == n) return true;
-    return false;
-  };
-  CommandLine cl;
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      cl.help = true;
-      continue;
-    }
-    if (arg.size() < 2 || arg[0] != '-') {
-      cl.positional.push_back(arg);
-      continue;
-    }
-    const std::size_t equals = arg.find('=');
-    const std::string name = arg.substr(0, equals);
-    if (cl.has(name)) throw cli_error(subcommand + ": " + name + " is given twice");
-    if (listed(flag_options, name)) {
-      if (equals != std::string::npos) throw cli_error(subcommand + ": " + name + " takes no value");
-      cl.flags.insert(name);
-    } else if (listed(value_options, name)) {
-      if (equals != std::string::npos) {
-        cl.values[name] = arg.substr(equals + 1);
-      } else {
-        if (i + 1 >= argc) throw cli_error(subcommand + ": " + name + " needs a value");
-        cl.values[name] = argv[++i];
-      }
-    } else {
-      throw cli_error(subcommand + ": unknown option '" + arg + "' (see `qmath help`)");
-    }
-  }
-  return cl;
-}
 
 void expect_two_paths(const CommandLine& cl, const std::string& subcommand, const char* names) {
   if (cl.positional.size() != 2)
@@ -744,13 +698,13 @@ int run_dequantize(int argc, char** argv) {
   return 0;
 }
 
-int run_compare(int argc, char** argv) {
-  const CommandLine cl = parse_command_line(argc, argv, "compare", {"--tolerance"}, {});
+int run_diff(int argc, char** argv) {
+  const CommandLine cl = parse_command_line(argc, argv, "diff", {"--tolerance"}, {});
   if (cl.help) {
     std::printf("%s", kUsage);
     return 0;
   }
-  expect_two_paths(cl, "compare", "A.npy B.npy");
+  expect_two_paths(cl, "diff", "A.npy B.npy");
   const bool has_tolerance = cl.has("--tolerance");
   const std::string tolerance_text = cl.value_or("--tolerance", "");
   double tolerance = 0;
@@ -766,7 +720,7 @@ int run_compare(int argc, char** argv) {
   for (const qmath::NpyArray* array : {&a, &b})
     if (!array->holds<float>())
       throw cli_error("'" + cl.positional[array == &a ? 0 : 1] + "' holds " + array->dtype +
-                      " data; compare needs float32 (<f4)");
+                      " data; diff needs float32 (<f4)");
   if (a.shape != b.shape || a.fortran_order != b.fortran_order)
     throw cli_error("the arrays differ in shape or order: " + describe_tensor(a) + " vs " + describe_tensor(b));
   const std::vector<float> x = a.values<float>(), y = b.values<float>();
@@ -786,7 +740,7 @@ int run_compare(int argc, char** argv) {
   const double mean_error = x.empty() ? 0.0 : sum_error / static_cast<double>(x.size());
   const bool within = !has_tolerance || max_error <= tolerance;
   std::printf(
-      "qmath compare: max |a - b| = %.9g (element %zu), mean %.9g over %zu elements%s\n", max_error, worst, mean_error,
+      "qmath diff: max |a - b| = %.9g (element %zu), mean %.9g over %zu elements%s\n", max_error, worst, mean_error,
       x.size(),
       !has_tolerance ? "" : (std::string(within ? ", within" : ", ABOVE") + " tolerance " + tolerance_text).c_str());
   return within ? 0 : 1;
@@ -813,8 +767,8 @@ int main(int argc, char** argv) {
   try {
     if (argc < 2) {
       std::fprintf(stderr,
-                   "qmath: no subcommand, running `qmath formats` (subcommands: formats, quantize, dequantize, "
-                   "compare, help)\n");
+                   "qmath: no subcommand, running `qmath formats` (subcommands: formats, compare, quantize, "
+                   "dequantize, diff, help)\n");
       return run_format_tour();
     }
     const std::string command = argv[1];
@@ -824,7 +778,8 @@ int main(int argc, char** argv) {
     }
     if (command == "quantize") return run_reporting_errors(run_quantize, argc, argv);
     if (command == "dequantize") return run_reporting_errors(run_dequantize, argc, argv);
-    if (command == "compare") return run_reporting_errors(run_compare, argc, argv);
+    if (command == "compare") return run_reporting_errors(qmath_cli::compare::run, argc, argv);
+    if (command == "diff") return run_reporting_errors(run_diff, argc, argv);
     if (command != "formats") {
       std::fprintf(stderr, "qmath: unknown subcommand '%s' (try `qmath help`)\n", argv[1]);
       return 2;
