@@ -10,8 +10,9 @@
 //   mse = sum (x - y)^2 / n;  sqnr_db = 10 log10(sum x^2 / sum (x - y)^2)  (+inf when y == x everywhere);
 //   max_abs_error = max |x - y|;  max_rel_error = max |x - y| / |x| over x != 0;
 //   cosine = sum x y / sqrt(sum x^2 * sum y^2)  (1 when both are all zero, 0 when only one is);
-//   clip_rate = clipped / n, where "clipped" is what the format cannot represent: x outside the code range
-//   [S (qmin - Z), S (qmax - Z)] for integers, |x| above the largest finite value for floating-point formats.
+//   clip_rate = clipped / n, where "clipped" is what the format cannot represent: for integers, x whose code the
+//   clamp changed, i.e. x outside [S (qmin - Z - 1/2), S (qmax - Z + 1/2)] (its error exceeds the rounding error);
+//   for floating-point formats, |x| above the largest finite value.
 // A pair whose reference is NaN or +-Inf is skipped and counted in `skipped` (there is no error to measure); a
 // finite reference with a non-finite approximation makes the error infinite, as it is.
 #pragma once
@@ -132,13 +133,13 @@ void for_each_slot_element(const TensorShape& shape, const Granularity& g, std::
                });
 }
 
-/// The representable interval of one slot's codes, in float units, computed in double.
+/// The values of one slot that round into the code range (half a step past the end codes), computed in double.
 template <class Q>
 void code_interval(const QParams<Q>& p, std::size_t slot, double& lo, double& hi) {
   const double s = p.scale[slot];
   const double z = p.float_zero_point.empty() ? static_cast<double>(p.zero_point[slot]) : p.float_zero_point[slot];
-  lo = s * (p.qmin - z);
-  hi = s * (p.qmax - z);
+  lo = s * (p.qmin - z - 0.5);
+  hi = s * (p.qmax - z + 0.5);
 }
 
 }  // namespace detail
@@ -161,8 +162,8 @@ inline std::vector<ErrorStats> error_stats(const float* reference, const float* 
   return out;
 }
 
-/// Quantizes x with p, dequantizes it and measures the round trip; clipped counts the elements outside each slot's
-/// code range. With per_slot non-null, it also receives one ErrorStats per parameter slot; with dequantized
+/// Quantizes x with p, dequantizes it and measures the round trip; clipped counts the elements past half a step
+/// beyond each slot's end codes (a tie exactly there, which rounds inward or outward, is not counted). With per_slot non-null, it also receives one ErrorStats per parameter slot; with dequantized
 /// non-null, the round-tripped values (resized to the element count).
 /// @throws qmath::error as quantize() does.
 template <class Q>

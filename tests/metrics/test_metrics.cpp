@@ -103,17 +103,18 @@ TEST(ErrorStats, PerChannelSlotsFollowTheAxis) {
 }
 
 TEST(QuantizationError, Int8HandComputed) {
-  // S = 0.5, Z = 0, codes [-128, 127]: the representable interval is [-64, 63.5].
+  // S = 0.5, Z = 0, codes [-128, 127]: values in [-64.25, 63.75] round into the code range.
   const auto p = qmath::make_qparams<std::int8_t>(0.5f, 0);
-  const std::vector<float> x{1.0f, 1.25f, 100.0f, -64.25f};
+  const std::vector<float> x{1.0f, 1.25f, 100.0f, -64.25f, -64.5f};
   std::vector<float> back;
-  const qmath::ErrorStats e = qmath::quantization_error(x.data(), qmath::TensorShape{{4}}, p, nullptr, &back);
-  // 1.25 / 0.5 = 2.5 -> 2 (half even) -> 1.0; 100 -> 127 -> 63.5; -64.25 -> -128.5 -> clamp -128 -> -64.
-  ASSERT_EQ(back, (std::vector<float>{1.0f, 1.0f, 63.5f, -64.0f}));
+  const qmath::ErrorStats e = qmath::quantization_error(x.data(), qmath::TensorShape{{5}}, p, nullptr, &back);
+  // 1.25 / 0.5 = 2.5 -> 2 (half even) -> 1.0; 100 -> 127 -> 63.5 (clipped); -64.25 -> -128.5 -> -128 (the tie
+  // rounds to even: not clipped); -64.5 -> -129 -> clamp -128 (clipped).
+  ASSERT_EQ(back, (std::vector<float>{1.0f, 1.0f, 63.5f, -64.0f, -64.0f}));
   EXPECT_EQ(e.clipped, 2u);
-  EXPECT_DOUBLE_EQ(e.clip_rate, 0.5);
+  EXPECT_DOUBLE_EQ(e.clip_rate, 0.4);
   EXPECT_DOUBLE_EQ(e.max_abs_error, 36.5);
-  EXPECT_DOUBLE_EQ(e.mse, (0.0625 + 36.5 * 36.5 + 0.0625) / 4.0);
+  EXPECT_DOUBLE_EQ(e.mse, (0.0625 + 36.5 * 36.5 + 0.0625 + 0.25) / 5.0);
 }
 
 TEST(QuantizationError, PerSlotAndInt4Groups) {
