@@ -426,10 +426,16 @@ inline void print_json(const std::vector<Row>& rows) {
   std::printf("]}\n");
 }
 
-/// SQNR (dB) against bits per element, one point per format and one colour per series (workload or file).
+/// SQNR (dB) against bits per element, one point per format and one colour per series (workload or file). Formats
+/// of (nearly) the same width would pile up in one column: each is drawn in its own narrow column around its true
+/// width (the tick marks it) and numbered, with the numbers keyed on the right.
 inline void write_svg_chart(const std::string& path, const std::vector<std::pair<std::string, std::vector<Row>>>& series) {
-  const double width = 900, height = 560, left = 70, right = 230, top = 40, bottom = 60;
-  double max_bits = 17, max_db = 10, min_db = 0;
+  if (series.empty()) return;
+  const std::vector<Row>& formats = series.front().second;
+  const double width = 1060, height = 600, left = 70, right = 330, top = 40, bottom = 60;
+  const double plot_w = width - left - right, plot_h = height - top - bottom;
+  const double max_bits = 17;
+  double max_db = 10, min_db = 0;
   for (const auto& s : series)
     for (const Row& r : s.second) {
       if (!r.note.empty() || !std::isfinite(r.error.sqnr_db)) continue;
@@ -438,9 +444,23 @@ inline void write_svg_chart(const std::string& path, const std::vector<std::pair
     }
   max_db = std::ceil(max_db / 10.0) * 10.0;
   min_db = std::floor(min_db / 10.0) * 10.0;
-  const double plot_w = width - left - right, plot_h = height - top - bottom;
   const auto x_of = [&](double bits) { return left + plot_w * bits / max_bits; };
   const auto y_of = [&](double db) { return top + plot_h * (1.0 - (db - min_db) / (max_db - min_db)); };
+
+  // Column of each format: formats whose widths (in the first series) round to the same half bit share a cluster,
+  // spread 8 px apart around the cluster's width.
+  std::vector<double> offset(formats.size(), 0.0);
+  for (std::size_t m = 0; m < formats.size(); ++m) {
+    const double key = std::round(formats[m].bits_per_element() * 2.0);
+    std::size_t rank = 0, count = 0;
+    for (std::size_t k = 0; k < formats.size(); ++k)
+      if (std::round(formats[k].bits_per_element() * 2.0) == key) {
+        if (k < m) ++rank;
+        ++count;
+      }
+    offset[m] = 8.0 * (static_cast<double>(rank) - (static_cast<double>(count) - 1.0) / 2.0);
+  }
+
   std::FILE* out = std::fopen(path.c_str(), "w");
   if (out == nullptr) throw cli_error("compare: cannot open '" + path + "' for writing the chart");
   std::fprintf(out,
@@ -448,50 +468,61 @@ inline void write_svg_chart(const std::string& path, const std::vector<std::pair
                "font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
                width, height);
   std::fprintf(out, "<text x=\"%.0f\" y=\"22\" font-size=\"15\">qmath compare: SQNR against bits per element "
-                    "(up and to the left is better)</text>\n", left);
+                    "(higher and further left is better)</text>\n", left);
   for (double db = min_db; db <= max_db + 1e-9; db += 10) {
     std::fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", left, y_of(db),
                  left + plot_w, y_of(db));
     std::fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n", left - 6, y_of(db) + 4, db);
   }
-  for (int bits = 0; bits <= 16; bits += 2) {
-    std::fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", x_of(bits), top,
-                 x_of(bits), top + plot_h);
-    std::fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>\n", x_of(bits),
-                 top + plot_h + 16, bits);
-  }
+  for (int bits = 0; bits <= 16; bits += 2)
+    std::fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>\n", x_of(bits), top + plot_h + 16,
+                 bits);
   std::fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333\"/>\n", left,
                top, plot_w, plot_h);
   std::fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">bits per element (codes + scales and zero "
-                    "points)</text>\n", left + plot_w / 2, height - 20);
+                    "points; formats of one width are spread sideways)</text>\n", left + plot_w / 2, height - 20);
   std::fprintf(out, "<text transform=\"translate(18 %.1f) rotate(-90)\" text-anchor=\"middle\">SQNR (dB)</text>\n",
                top + plot_h / 2);
+
   static const char* const kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
                                          "#17becf"};
+  const std::size_t colours = sizeof(kColours) / sizeof(kColours[0]);
+  for (std::size_t m = 0; m < formats.size(); ++m) {
+    // A tick at the true width, and the format's number above its highest point.
+    const double x = x_of(formats[m].bits_per_element());
+    std::fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>\n", x, top + plot_h, x,
+                 top + plot_h - 5);
+    double highest = -std::numeric_limits<double>::infinity();
+    for (const auto& s : series) {
+      if (m >= s.second.size()) continue;
+      const Row& r = s.second[m];
+      if (r.note.empty() && std::isfinite(r.error.sqnr_db)) highest = std::max(highest, r.error.sqnr_db);
+    }
+    if (std::isfinite(highest))
+      std::fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"8\" text-anchor=\"middle\" fill=\"#333\">%zu</text>\n",
+                   x + offset[m], y_of(highest) - 7, m + 1);
+  }
   for (std::size_t s = 0; s < series.size(); ++s) {
-    const char* colour = kColours[s % (sizeof(kColours) / sizeof(kColours[0]))];
-    for (const Row& r : series[s].second) {
+    const char* colour = kColours[s % colours];
+    for (std::size_t m = 0; m < series[s].second.size() && m < offset.size(); ++m) {
+      const Row& r = series[s].second[m];
       if (!r.note.empty() || !std::isfinite(r.error.sqnr_db)) continue;
-      std::fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" fill-opacity=\"0.8\"><title>%s: %s, "
+      std::fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\" fill-opacity=\"0.85\"><title>%s: %s, "
                         "%.2f dB at %.3f bits</title></circle>\n",
-                   x_of(r.bits_per_element()), y_of(r.error.sqnr_db), colour, series[s].first.c_str(), r.method.c_str(),
-                   r.error.sqnr_db, r.bits_per_element());
+                   x_of(r.bits_per_element()) + offset[m], y_of(r.error.sqnr_db), colour, series[s].first.c_str(),
+                   r.method.c_str(), r.error.sqnr_db, r.bits_per_element());
     }
+  }
+  // Key: series colours, then the numbered formats.
+  const double key_x = width - right + 20;
+  double y = top + 8;
+  for (std::size_t s = 0; s < series.size(); ++s, y += 16)
     std::fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/><text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-                 width - right + 20, top + 10 + 18.0 * static_cast<double>(s), colour, width - right + 30,
-                 top + 14 + 18.0 * static_cast<double>(s), series[s].first.c_str());
-  }
-  // Labels once, on the first series, alternating sides where formats share a bit width.
-  if (!series.empty()) {
-    int k = 0;
-    for (const Row& r : series.front().second) {
-      if (!r.note.empty() || !std::isfinite(r.error.sqnr_db)) continue;
-      const bool on_left = (k++ % 2) == 1;
-      std::fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" fill=\"#444\" text-anchor=\"%s\">%s</text>\n",
-                   x_of(r.bits_per_element()) + (on_left ? -7 : 7), y_of(r.error.sqnr_db) + 3,
-                   on_left ? "end" : "start", r.method.c_str());
-    }
-  }
+                 key_x, y, kColours[s % colours], key_x + 10, y + 4, series[s].first.c_str());
+  y += 10;
+  for (std::size_t m = 0; m < formats.size(); ++m, y += 14)
+    std::fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%zu  %s</text>\n", key_x - 5, y + 4, m + 1,
+                 formats[m].method.c_str());
   std::fprintf(out, "</svg>\n");
   const bool failed = std::ferror(out) != 0;
   if (std::fclose(out) != 0 || failed) throw cli_error("compare: writing '" + path + "' failed");
