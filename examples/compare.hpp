@@ -118,11 +118,11 @@ inline std::vector<Tensor> read_tensors(const std::string& path) {
     const qmath::NpyArray a = qmath::read_npy(path);
     std::string stem = base_name(path);
     stem.resize(stem.size() - 4);
-    out.push_back({base_name(path), stem, qmath::shape_of(a), a.to_float()});
+    out.push_back({path, stem, qmath::shape_of(a), a.to_float()});
   } else if (ends_with(path, ".safetensors")) {
     const qmath::SafetensorsFile f = qmath::read_safetensors(path);
     for (const qmath::SafetensorsTensor& t : f.tensors)
-      out.push_back({base_name(path), t.name, qmath::TensorShape{t.shape}, t.to_float()});
+      out.push_back({path, t.name, qmath::TensorShape{t.shape}, t.to_float()});
   } else {
     throw cli_error("compare: '" + path + "' is neither a .npy nor a .safetensors file");
   }
@@ -201,8 +201,11 @@ inline Row measure_scaled_fp8(const Tensor& t, qmath::fp8_format f8, const Optio
   float amax = 0.0f;
   for (float v : t.values)
     if (std::isfinite(v)) amax = std::max(amax, std::fabs(v));
-  const float scale = amax > 0.0f ? amax / qmath::float_format_max(f) : 1.0f;
-  const float inverse = 1.0f / scale;
+  // In double, so that a tiny amax cannot make the scale subnormal and its inverse infinite.
+  const double ratio = static_cast<double>(amax) / qmath::float_format_max(f);
+  const bool usable = ratio >= std::numeric_limits<float>::min() && std::isfinite(1.0 / ratio);
+  const float scale = usable ? static_cast<float>(ratio) : 1.0f;
+  const float inverse = usable ? static_cast<float>(1.0 / ratio) : 1.0f;
   std::vector<float> scaled(n), back(n);
   std::vector<std::uint8_t> codes(n);
   const auto encode = [&] {
@@ -303,40 +306,27 @@ inline std::vector<Method> methods() {
   return m;
 }
 
-/// Pools rows of one method over tensors: sums of energies and counts, so SQNR is the whole model's.
-inline Row pool(const std::vector<const Row*>& rows, const std::string& source) {
+/// Pools rows of one method over tensors: sums of energies and counts, so SQNR is the whole model's. `total` is
+/// how many tensors the source has: a method that failed on some says on how many it was pooled.
+inline Row pool(const std::vector<const Row*>& rows, const std::string& source, std::size_t total) {
   Row p;
   p.source = source;
   p.tensor = "(all)";
   p.method = rows.front()->method;
+  if (rows.size() < total) p.method += " [" + std::to_string(rows.size()) + " of " + std::to_string(total) + " tensors]";
   p.min_sqnr_db = std::numeric_limits<double>::infinity();
   p.max_sqnr_db = -std::numeric_limits<double>::infinity();
-  double sum_squares_error = 0, max_rel = 0;
+  std::vector<qmath::ErrorStats> parts;
   for (const Row* r : rows) {
-    if (!r->note.empty()) continue;
     p.elements += r->elements;
     p.bits += r->bits;
     p.encode_seconds += r->encode_seconds;
     p.decode_seconds += r->decode_seconds;
-    p.error.count += r->error.count;
-    p.error.skipped += r->error.skipped;
-    p.error.clipped += r->error.clipped;
-    p.error.reference_energy += r->error.reference_energy;
-    p.error.error_energy += r->error.error_energy;
-    sum_squares_error += r->error.error_energy;
-    p.error.max_abs_error = std::max(p.error.max_abs_error, r->error.max_abs_error);
-    max_rel = std::max(max_rel, r->error.max_rel_error);
+    parts.push_back(r->error);
     p.min_sqnr_db = std::min(p.min_sqnr_db, r->error.sqnr_db);
     p.max_sqnr_db = std::max(p.max_sqnr_db, r->error.sqnr_db);
   }
-  p.error.max_rel_error = max_rel;
-  if (p.error.count > 0) {
-    const double count = static_cast<double>(p.error.count);
-    p.error.mse = sum_squares_error / count;
-    p.error.sqnr_db = sum_squares_error == 0 ? std::numeric_limits<double>::infinity()
-                                             : 10.0 * std::log10(p.error.reference_energy / sum_squares_error);
-    p.error.clip_rate = static_cast<double>(p.error.clipped) / count;
-  }
+  p.error = qmath::pool_error_stats(parts);
   return p;
 }
 
@@ -359,7 +349,7 @@ inline void print_table(const std::vector<Row>& rows, bool pooled, bool timing) 
   TextTable table(columns);
   for (const Row& r : rows) {
     if (!r.note.empty()) {
-      table.add_row({r.method, "-", "-", r.note});
+      table.add_row({r.method + " (failed: " + r.note + ")"});
       continue;
     }
     std::vector<std::string> cells{r.method, number(r.bits_per_element(), "%.3f"), std::to_string(r.bytes()),
@@ -377,7 +367,7 @@ inline void print_table(const std::vector<Row>& rows, bool pooled, bool timing) 
 }
 
 inline std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
   std::string quoted = "\"";
   for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
   return quoted + "\"";
@@ -393,24 +383,37 @@ inline std::string json_string(const std::string& text) {
   return out + "\"";
 }
 
-/// JSON has no infinity: an exact round trip (SQNR +inf) is written as null.
+/// JSON has no infinity or NaN: those are written as null (SQNR +inf is an exact round trip, -inf or an infinite MSE
+/// a non-finite approximation, NaN a tensor without finite values; the table shows which).
 inline std::string json_number(double v) { return std::isfinite(v) ? format("%.9g", v) : "null"; }
 
 inline void print_csv(const std::vector<Row>& rows) {
   std::printf("source,tensor,format,elements,bits_per_element,bytes,mse,sqnr_db,max_abs_error,max_rel_error,cosine,"
               "clip_rate,encode_gbs,decode_gbs,note\n");
-  for (const Row& r : rows)
+  for (const Row& r : rows) {
+    if (!r.note.empty()) {  // no numbers for a method that failed on this tensor
+      std::printf("%s,%s,%s,,,,,,,,,,,,%s\n", csv_field(r.source).c_str(), csv_field(r.tensor).c_str(),
+                  csv_field(r.method).c_str(), csv_field(r.note).c_str());
+      continue;
+    }
     std::printf("%s,%s,%s,%llu,%.6g,%llu,%.9g,%.6g,%.9g,%.9g,%.9g,%.9g,%.4g,%.4g,%s\n", csv_field(r.source).c_str(),
                 csv_field(r.tensor).c_str(), csv_field(r.method).c_str(), static_cast<unsigned long long>(r.elements),
                 r.bits_per_element(), static_cast<unsigned long long>(r.bytes()), r.error.mse, r.error.sqnr_db,
                 r.error.max_abs_error, r.error.max_rel_error, r.error.cosine, r.error.clip_rate, r.encode_gbs(),
                 r.decode_gbs(), csv_field(r.note).c_str());
+  }
 }
 
 inline void print_json(const std::vector<Row>& rows) {
   std::printf("{\"rows\": [\n");
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
+    if (!r.note.empty()) {
+      std::printf("  {\"source\": %s, \"tensor\": %s, \"format\": %s, \"note\": %s}%s\n", json_string(r.source).c_str(),
+                  json_string(r.tensor).c_str(), json_string(r.method).c_str(), json_string(r.note).c_str(),
+                  i + 1 < rows.size() ? "," : "");
+      continue;
+    }
     std::printf("  {\"source\": %s, \"tensor\": %s, \"format\": %s, \"elements\": %llu, \"bits_per_element\": %s, "
                 "\"bytes\": %llu, \"mse\": %s, \"sqnr_db\": %s, \"max_abs_error\": %s, \"max_rel_error\": %s, "
                 "\"cosine\": %s, \"clip_rate\": %s, \"encode_gbs\": %s, \"decode_gbs\": %s%s}%s\n",
@@ -424,6 +427,18 @@ inline void print_json(const std::vector<Row>& rows) {
                 r.note.empty() ? "" : (", \"note\": " + json_string(r.note)).c_str(), i + 1 < rows.size() ? "," : "");
   }
   std::printf("]}\n");
+}
+
+inline std::string xml_text(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '&') out += "&amp;";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '"') out += "&quot;";
+    else out += c;
+  }
+  return out;
 }
 
 /// SQNR (dB) against bits per element, one point per format and one colour per series (workload or file). Formats
@@ -444,7 +459,8 @@ inline void write_svg_chart(const std::string& path, const std::vector<std::pair
     }
   max_db = std::ceil(max_db / 10.0) * 10.0;
   min_db = std::floor(min_db / 10.0) * 10.0;
-  const auto x_of = [&](double bits) { return left + plot_w * bits / max_bits; };
+  // Widths past the axis (per-channel parameters of 1-D tensors) are drawn at its end.
+  const auto x_of = [&](double bits) { return left + plot_w * std::min(bits, max_bits) / max_bits; };
   const auto y_of = [&](double db) { return top + plot_h * (1.0 - (db - min_db) / (max_db - min_db)); };
 
   // Column of each format: formats whose widths (in the first series) round to the same half bit share a cluster,
@@ -509,8 +525,8 @@ inline void write_svg_chart(const std::string& path, const std::vector<std::pair
       if (!r.note.empty() || !std::isfinite(r.error.sqnr_db)) continue;
       std::fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\" fill-opacity=\"0.85\"><title>%s: %s, "
                         "%.2f dB at %.3f bits</title></circle>\n",
-                   x_of(r.bits_per_element()) + offset[m], y_of(r.error.sqnr_db), colour, series[s].first.c_str(),
-                   r.method.c_str(), r.error.sqnr_db, r.bits_per_element());
+                   x_of(r.bits_per_element()) + offset[m], y_of(r.error.sqnr_db), colour,
+                   xml_text(series[s].first).c_str(), xml_text(r.method).c_str(), r.error.sqnr_db, r.bits_per_element());
     }
   }
   // Key: series colours, then the numbered formats.
@@ -518,11 +534,11 @@ inline void write_svg_chart(const std::string& path, const std::vector<std::pair
   double y = top + 8;
   for (std::size_t s = 0; s < series.size(); ++s, y += 16)
     std::fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/><text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-                 key_x, y, kColours[s % colours], key_x + 10, y + 4, series[s].first.c_str());
+                 key_x, y, kColours[s % colours], key_x + 10, y + 4, xml_text(series[s].first).c_str());
   y += 10;
   for (std::size_t m = 0; m < formats.size(); ++m, y += 14)
     std::fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%zu  %s</text>\n", key_x - 5, y + 4, m + 1,
-                 formats[m].method.c_str());
+                 xml_text(formats[m].method).c_str());
   std::fprintf(out, "</svg>\n");
   const bool failed = std::ferror(out) != 0;
   if (std::fclose(out) != 0 || failed) throw cli_error("compare: writing '" + path + "' failed");
@@ -573,14 +589,16 @@ inline int run(int argc, char** argv) {
     const std::size_t x = size.find('x');
     std::int64_t r = 0, c = 0;
     if (x == std::string::npos || !json_detail::parse_int64(size.substr(0, x), r) ||
-        !json_detail::parse_int64(size.substr(x + 1), c) || r < 1 || c < 1 || r > 65536 || c > 65536)
-      throw cli_error("compare: --size must be ROWSxCOLS with 1..65536 each, not '" + size + "'");
+        !json_detail::parse_int64(size.substr(x + 1), c) || r < 1 || c < 1 || r > 65536 || c > 65536 ||
+        r * c > (std::int64_t{1} << 24))
+      throw cli_error("compare: --size must be ROWSxCOLS with 1..65536 each and at most 2^24 elements, not '" + size +
+                      "'");
     if (!builtin) throw cli_error("compare: --size is for the built-in workloads, not for files");
     rows = static_cast<std::size_t>(r);
     cols = static_cast<std::size_t>(c);
   }
   std::vector<Tensor> tensors;
-  std::size_t skipped_vectors = 0;
+  std::size_t skipped_vectors = 0, skipped_empty = 0;
   if (builtin) {
     tensors = builtin_workloads(rows, cols);
   } else {
@@ -590,10 +608,15 @@ inline int run(int argc, char** argv) {
           ++skipped_vectors;
           continue;
         }
-        if (t.values.empty()) continue;
+        if (t.values.empty()) {
+          ++skipped_empty;
+          continue;
+        }
         tensors.push_back(std::move(t));
       }
-    if (tensors.empty()) throw cli_error("compare: no tensor of rank >= 2 in the given files (see --include-vectors)");
+    if (tensors.empty())
+      throw cli_error("compare: nothing to measure: " + std::to_string(skipped_vectors) + " tensor(s) of rank < 2 (see "
+                      "--include-vectors) and " + std::to_string(skipped_empty) + " empty one(s)");
   }
 
   const std::vector<Method> all = methods();
@@ -644,10 +667,12 @@ inline int run(int argc, char** argv) {
           none.note = "failed on every tensor";
           pooled.push_back(none);
         } else {
-          pooled.push_back(pool(rows, source));
+          std::size_t total = 0;
+          for (const Tensor& t : tensors) total += t.source == source ? 1 : 0;
+          pooled.push_back(pool(rows, source, total));
         }
       }
-      groups.emplace_back(source, pooled);
+      groups.emplace_back(base_name(source), pooled);
     }
   }
 
@@ -659,6 +684,7 @@ inline int run(int argc, char** argv) {
     if (skipped_vectors > 0)
       std::printf("skipped %zu tensor(s) of rank < 2 (biases, norms); --include-vectors measures them too\n",
                   skipped_vectors);
+    if (skipped_empty > 0) std::printf("skipped %zu empty tensor(s)\n", skipped_empty);
     if (!builtin && cl.has("--per-tensor") && tensors.size() > 1)
       for (std::size_t k = 0; k < tensors.size(); ++k) {
         std::printf("\n== %s: %s, shape %s ==\n", tensors[k].source.c_str(), tensors[k].name.c_str(),

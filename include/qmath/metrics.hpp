@@ -10,9 +10,11 @@
 //   mse = sum (x - y)^2 / n;  sqnr_db = 10 log10(sum x^2 / sum (x - y)^2)  (+inf when y == x everywhere);
 //   max_abs_error = max |x - y|;  max_rel_error = max |x - y| / |x| over x != 0;
 //   cosine = sum x y / sqrt(sum x^2 * sum y^2)  (1 when both are all zero, 0 when only one is);
-//   clip_rate = clipped / n, where "clipped" is what the format cannot represent: for integers, x whose code the
-//   clamp changed, i.e. x outside [S (qmin - Z - 1/2), S (qmax - Z + 1/2)] (its error exceeds the rounding error);
-//   for floating-point formats, |x| above the largest finite value.
+//   clip_rate = clipped / n, where "clipped" is what the format cannot represent: for integers, x whose rounded
+//   code lies outside [qmin, qmax] so that the clamp moved it (computed exactly as the quantize kernel computes the
+//   code: x * fl(1/S) or x / S, rounded, plus Z); for floating-point formats, x that rounds past the largest finite
+//   value (what overflow_mode::to_infinity would turn into inf or NaN).
+// With no finite reference at all (count == 0), mse, sqnr_db and cosine are NaN: there is nothing to measure.
 // A pair whose reference is NaN or +-Inf is skipped and counted in `skipped` (there is no error to measure); a
 // finite reference with a non-finite approximation makes the error infinite, as it is.
 #pragma once
@@ -27,7 +29,10 @@
 
 #include "qmath/convert.hpp"
 #include "qmath/core/error.hpp"
+#include "qmath/format/bf16.hpp"
 #include "qmath/format/bits.hpp"
+#include "qmath/format/fp16.hpp"
+#include "qmath/format/fp8.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/quant/layout.hpp"
 #include "qmath/quant/qparams.hpp"
@@ -38,15 +43,18 @@ namespace qmath {
 struct ErrorStats {
   std::uint64_t count = 0;    ///< pairs measured (finite reference)
   std::uint64_t skipped = 0;  ///< pairs whose reference was NaN or +-Inf
-  std::uint64_t clipped = 0;  ///< references outside the format's range (see clip_rate)
-  double mse = 0.0;
-  double sqnr_db = 0.0;
+  std::uint64_t clipped = 0;  ///< references the format's range clamped (see clip_rate)
+  double mse = std::numeric_limits<double>::quiet_NaN();
+  double sqnr_db = std::numeric_limits<double>::quiet_NaN();
   double max_abs_error = 0.0;
   double max_rel_error = 0.0;
-  double cosine = 1.0;
+  double cosine = std::numeric_limits<double>::quiet_NaN();
   double clip_rate = 0.0;
-  double reference_energy = 0.0;  ///< sum x^2, with error_energy: what pooling stats over tensors needs
-  double error_energy = 0.0;      ///< sum (x - y)^2
+  // The sums behind the ratios, so that stats of several tensors can be pooled exactly.
+  double reference_energy = 0.0;      ///< sum x^2
+  double error_energy = 0.0;          ///< sum (x - y)^2
+  double approximation_energy = 0.0;  ///< sum y^2
+  double cross_energy = 0.0;          ///< sum x y
 };
 
 /// Running sums behind ErrorStats: add pairs batch by batch (or per thread, then merge) and read stats() at the end.
@@ -82,7 +90,6 @@ class ErrorAccumulator {
   }
 
   ErrorStats stats() const noexcept {
-    constexpr double inf = std::numeric_limits<double>::infinity();
     ErrorStats s;
     s.count = count_;
     s.skipped = skipped_;
@@ -90,18 +97,26 @@ class ErrorAccumulator {
     s.max_abs_error = max_abs_;
     s.max_rel_error = max_rel_;
     s.reference_energy = sum_x2_;
-    s.error_energy = std::isnan(sum_e2_) ? std::numeric_limits<double>::infinity() : sum_e2_;
-    if (count_ == 0) return s;
     // A non-finite approximation of a finite value makes sum_e2_ NaN or inf: report the error as infinite.
-    const double e2 = s.error_energy;
-    s.mse = e2 / static_cast<double>(count_);
-    s.sqnr_db = e2 == 0.0 ? inf : (sum_x2_ == 0.0 ? -inf : 10.0 * std::log10(sum_x2_ / e2));
-    if (sum_x2_ == 0.0 && sum_y2_ == 0.0) s.cosine = 1.0;
-    else if (sum_x2_ == 0.0 || sum_y2_ == 0.0) s.cosine = 0.0;
-    else s.cosine = sum_xy_ / std::sqrt(sum_x2_ * sum_y2_);
-    if (std::isnan(s.cosine)) s.cosine = 0.0;
-    s.clip_rate = static_cast<double>(clipped_) / static_cast<double>(count_);
+    s.error_energy = std::isnan(sum_e2_) ? std::numeric_limits<double>::infinity() : sum_e2_;
+    s.approximation_energy = sum_y2_;
+    s.cross_energy = sum_xy_;
+    finish(s);
     return s;
+  }
+
+  /// Fills the ratios of s (mse, sqnr_db, cosine, clip_rate) from its counts and energies.
+  static void finish(ErrorStats& s) noexcept {
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    if (s.count == 0) return;
+    const double e2 = s.error_energy, x2 = s.reference_energy, y2 = s.approximation_energy;
+    s.mse = e2 / static_cast<double>(s.count);
+    s.sqnr_db = e2 == 0.0 ? inf : (x2 == 0.0 ? -inf : 10.0 * std::log10(x2 / e2));
+    if (x2 == 0.0 && y2 == 0.0) s.cosine = 1.0;
+    else if (x2 == 0.0 || y2 == 0.0) s.cosine = 0.0;
+    else s.cosine = s.cross_energy / std::sqrt(x2 * y2);
+    if (std::isnan(s.cosine)) s.cosine = 0.0;
+    s.clip_rate = static_cast<double>(s.clipped) / static_cast<double>(s.count);
   }
 
  private:
@@ -109,6 +124,27 @@ class ErrorAccumulator {
   double sum_x2_ = 0.0, sum_y2_ = 0.0, sum_xy_ = 0.0, sum_e2_ = 0.0;
   double max_abs_ = 0.0, max_rel_ = 0.0;
 };
+
+/// The stats of several tensors or slots taken together, from their counts and energies: exactly what one
+/// accumulator over all their elements would report.
+inline ErrorStats pool_error_stats(const std::vector<ErrorStats>& parts) noexcept {
+  ErrorStats p;
+  p.mse = p.sqnr_db = p.cosine = std::numeric_limits<double>::quiet_NaN();
+  p.count = 0;
+  for (const ErrorStats& s : parts) {
+    p.count += s.count;
+    p.skipped += s.skipped;
+    p.clipped += s.clipped;
+    p.reference_energy += s.reference_energy;
+    p.error_energy += s.error_energy;
+    p.approximation_energy += s.approximation_energy;
+    p.cross_energy += s.cross_energy;
+    p.max_abs_error = std::max(p.max_abs_error, s.max_abs_error);
+    p.max_rel_error = std::max(p.max_rel_error, s.max_rel_error);
+  }
+  ErrorAccumulator::finish(p);
+  return p;
+}
 
 /// Error of approximation[i] against reference[i] over n elements (clipped stays 0: no format is known here).
 inline ErrorStats error_stats(const float* reference, const float* approximation, std::size_t n) {
@@ -125,6 +161,7 @@ namespace detail {
 template <class Visit>
 void for_each_slot_element(const TensorShape& shape, const Granularity& g, std::size_t total, Visit&& visit) {
   const std::size_t slots = parameter_slots(shape, g, "qmath::for_each_slot_element");
+  if (total == 0) return;
   std::vector<std::size_t> ids(slots);
   std::iota(ids.begin(), ids.end(), std::size_t{0});
   for_each_run(shape, g, total, ids.data(), ids.data(),
@@ -133,13 +170,21 @@ void for_each_slot_element(const TensorShape& shape, const Granularity& g, std::
                });
 }
 
-/// The values of one slot that round into the code range (half a step past the end codes), computed in double.
+/// Whether the clamp moves finite x's code: the unclamped code, computed as kernels/ref/quantize.hpp computes it
+/// (factor = 1/S or S, per the profile), lies outside [qmin, qmax].
 template <class Q>
-void code_interval(const QParams<Q>& p, std::size_t slot, double& lo, double& hi) {
-  const double s = p.scale[slot];
-  const double z = p.float_zero_point.empty() ? static_cast<double>(p.zero_point[slot]) : p.float_zero_point[slot];
-  lo = s * (p.qmin - z - 0.5);
-  hi = s * (p.qmax - z + 0.5);
+bool clamp_moves(const QParams<Q>& p, std::size_t slot, float factor, float x) noexcept {
+  const Numerics numerics = numerics_of(p.numerics);
+  if (p.has_float_zero_point()) {
+    const float scaled = numerics.op == scale_op::multiply_reciprocal
+                             ? static_cast<float>(static_cast<double>(x) * static_cast<double>(factor))
+                             : x / factor;
+    const double r = kernels::ref::round_to_integer(scaled + p.float_zero_point[slot], numerics.round);
+    return r < p.qmin || r > p.qmax;
+  }
+  const double r = kernels::ref::round_to_integer(kernels::ref::apply_scale(x, factor, numerics.op), numerics.round);
+  const double z = p.zero_point[slot];
+  return r < p.qmin - z || r > p.qmax - z;
 }
 
 }  // namespace detail
@@ -162,8 +207,8 @@ inline std::vector<ErrorStats> error_stats(const float* reference, const float* 
   return out;
 }
 
-/// Quantizes x with p, dequantizes it and measures the round trip; clipped counts the elements past half a step
-/// beyond each slot's end codes (a tie exactly there, which rounds inward or outward, is not counted). With per_slot non-null, it also receives one ErrorStats per parameter slot; with dequantized
+/// Quantizes x with p, dequantizes it and measures the round trip; clipped counts the elements whose code the clamp
+/// moved. With per_slot non-null, it also receives one ErrorStats per parameter slot; with dequantized
 /// non-null, the round-tripped values (resized to the element count).
 /// @throws qmath::error as quantize() does.
 template <class Q>
@@ -179,12 +224,11 @@ ErrorStats quantization_error(const float* x, const TensorShape& shape, const QP
   quantize(x, shape, p, codes.data());
   dequantize(codes.data(), shape, p, back.data());
 
-  std::vector<double> lo(slots), hi(slots);
-  for (std::size_t s = 0; s < slots; ++s) detail::code_interval(p, s, lo[s], hi[s]);
+  const std::vector<float> factors = detail::quantize_factors(p);
   std::vector<ErrorAccumulator> acc(slots);
   detail::for_each_slot_element(shape, p.granularity, total, [&](std::size_t s, std::size_t i) {
     acc[s].add(x[i], back[i]);
-    if (std::isfinite(x[i]) && (x[i] < lo[s] || x[i] > hi[s])) acc[s].add_clipped();
+    if (std::isfinite(x[i]) && detail::clamp_moves(p, s, factors[s], x[i])) acc[s].add_clipped();
   });
   ErrorAccumulator whole;
   if (per_slot != nullptr) per_slot->clear();
@@ -246,6 +290,19 @@ inline void float_format_roundtrip(const float* x, std::size_t n, float_format f
   }
 }
 
+/// Whether finite x rounds past the format's largest finite value (to_infinity would give inf, or NaN for E4M3FN).
+inline bool float_format_overflows(float x, float_format f) noexcept {
+  if (!(std::fabs(x) > float_format_max(f))) return false;  // cheap test first: only values past max can overflow
+  switch (f) {
+    case float_format::f16: return std::isinf(f16_bits_to_f32(f32_to_f16_bits(x, overflow_mode::to_infinity)));
+    case float_format::bf16:
+      return std::isinf(bf16_bits_to_f32(f32_to_bf16_bits(x, bf16_rounding::nearest_even, overflow_mode::to_infinity)));
+    case float_format::e4m3fn: return std::isnan(e4m3fn_to_f32(f32_to_e4m3fn(x, overflow_mode::to_infinity)));
+    case float_format::e5m2: return std::isinf(e5m2_to_f32(f32_to_e5m2(x, overflow_mode::to_infinity)));
+  }
+  return false;
+}
+
 /// Round-trip error of storing x in a floating-point format. Saturating by default, so that a value past the
 /// format's range costs its distance to the largest finite value (and counts as clipped) rather than infinity.
 inline ErrorStats float_format_error(const float* x, std::size_t n, float_format f,
@@ -255,11 +312,10 @@ inline ErrorStats float_format_error(const float* x, std::size_t n, float_format
   std::vector<float>& y = roundtripped != nullptr ? *roundtripped : local;
   y.resize(n);
   float_format_roundtrip(x, n, f, y.data(), overflow);
-  const float max_finite = float_format_max(f);
   ErrorAccumulator acc;
   for (std::size_t i = 0; i < n; ++i) {
     acc.add(x[i], y[i]);
-    if (std::isfinite(x[i]) && std::fabs(x[i]) > max_finite) acc.add_clipped();
+    if (std::isfinite(x[i]) && float_format_overflows(x[i], f)) acc.add_clipped();
   }
   return acc.stats();
 }

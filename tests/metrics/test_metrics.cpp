@@ -75,6 +75,23 @@ TEST(ErrorStats, MergeEqualsOneAccumulator) {
   EXPECT_DOUBLE_EQ(a.cosine, m.cosine);
 }
 
+TEST(ErrorStats, PoolingEqualsOneAccumulatorAndEmptyIsNaN) {
+  const std::vector<float> x{0.5f, -3.0f, 7.25f, 1e-3f, -2.0f}, y{0.4f, -3.5f, 7.0f, 0.0f, -2.0f};
+  const qmath::ErrorStats all = qmath::error_stats(x.data(), y.data(), 5);
+  const qmath::ErrorStats pooled = qmath::pool_error_stats(
+      {qmath::error_stats(x.data(), y.data(), 2), qmath::error_stats(x.data() + 2, y.data() + 2, 3)});
+  EXPECT_EQ(pooled.count, 5u);
+  EXPECT_DOUBLE_EQ(pooled.mse, all.mse);
+  EXPECT_DOUBLE_EQ(pooled.sqnr_db, all.sqnr_db);
+  EXPECT_DOUBLE_EQ(pooled.cosine, all.cosine);
+  EXPECT_DOUBLE_EQ(pooled.max_rel_error, all.max_rel_error);
+  const std::vector<float> nan_only{kNaN, kNaN};
+  const qmath::ErrorStats empty = qmath::error_stats(nan_only.data(), nan_only.data(), 2);
+  EXPECT_EQ(empty.count, 0u);
+  EXPECT_EQ(empty.skipped, 2u);
+  EXPECT_TRUE(std::isnan(empty.mse) && std::isnan(empty.sqnr_db) && std::isnan(empty.cosine));
+}
+
 TEST(ErrorStats, PerChannelSlotsFollowTheAxis) {
   // [[1, 2, 3], [4, 5, 6]] row-major; the approximation is off by 1 at (0, 2) and by 2 at (1, 0).
   const std::vector<float> x{1, 2, 3, 4, 5, 6}, y{1, 2, 4, 6, 5, 6};
@@ -147,6 +164,13 @@ TEST(FloatFormatError, Fp16RoundingAndSaturation) {
   // 1 + 2^-11 is the tie between 1 and 1 + 2^-10: even mantissa wins (1). 70000 saturates to 65504.
   EXPECT_EQ(y, (std::vector<float>{1.0f, 1.0f, 65504.0f, -1.0f - 0x1p-10f}));
   EXPECT_EQ(e.clipped, 1u);
+  // Clipped means "rounds past the largest finite value": 65519 rounds to 65504 (not clipped); 65520 is the tie
+  // between 65504 (odd mantissa) and 65536, which rounds to even, past the top: clipped.
+  const std::vector<float> edge{65519.0f, -65520.0f};
+  EXPECT_EQ(qmath::float_format_error(edge.data(), 2, qmath::float_format::f16).clipped, 1u);
+  // E4M3FN's top, 448, has an even mantissa (1.110b): the tie at 464 rounds down to it, 465 does not.
+  const std::vector<float> e4{464.0f, 465.0f};
+  EXPECT_EQ(qmath::float_format_error(e4.data(), 2, qmath::float_format::e4m3fn).clipped, 1u);
   EXPECT_DOUBLE_EQ(e.max_abs_error, 70000.0 - 65504.0);
   const qmath::ErrorStats inf = qmath::float_format_error(x.data(), x.size(), qmath::float_format::f16,
                                                           qmath::overflow_mode::to_infinity);
