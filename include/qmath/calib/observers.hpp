@@ -282,11 +282,12 @@ class MovingAverageMinMaxObserver : public detail::RangeObserverBase<MovingAvera
 
  private:
   friend class detail::RangeObserverBase<MovingAverageMinMaxObserver>;
-  // torch: min + c * (batch_min - min) on float32 tensors. The product goes through double (exact for two floats)
-  // and back to float, which rounds it as a float multiply would and keeps compilers from fusing it with the sum.
+  // torch: min + c * (batch_min - min) on float32 tensors, each operation rounded to float. The product is stored
+  // through a volatile: GCC turns float(double(a) * double(b)) back into a float multiply and, on aarch64, fuses
+  // that with the sum into one fmadd (one rounding fewer than torch).
   float moved(float running, float batch) const noexcept {
     const float difference = batch - running;
-    const float step = static_cast<float>(static_cast<double>(averaging_constant_) * static_cast<double>(difference));
+    const volatile float step = averaging_constant_ * difference;
     return running + step;
   }
   void fold(std::size_t s, float lo, float hi) noexcept {
