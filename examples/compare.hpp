@@ -131,7 +131,8 @@ inline std::vector<Tensor> read_tensors(const std::string& path) {
 
 // ---- Methods --------------------------------------------------------------------------------------------------
 
-/// Best time of a few runs: the minimum is the least disturbed by other processes.
+/// Best time of a few runs of `work`: the minimum is the least disturbed by other processes. Stops after `max_runs`
+/// or once `budget_s` seconds are spent, so that a slow (scalar or emulated) path stays bearable.
 template <class Work>
 double best_seconds(Work&& work, int max_runs = 3, double budget_s = 0.05) {
   using clock = std::chrono::steady_clock;

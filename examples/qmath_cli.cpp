@@ -42,6 +42,7 @@
 
 namespace {
 
+using qmath_cli::compare::best_seconds;
 using qmath_cli::format;
 using qmath_cli::TextTable;
 using align = TextTable::align;
@@ -213,22 +214,6 @@ void print_round_trip_errors(const std::vector<Distribution>& distributions) {
   std::printf("   (a float keeps a relative precision, so SQNR hardly changes when the values spread wider)\n");
 }
 
-/// Best time of a few runs of `work`: the minimum is the least disturbed by other processes. Stops after
-/// `max_runs` or once `budget_s` seconds are spent, so that a slow (scalar or emulated) path stays bearable.
-template <class Work>
-double best_seconds(Work&& work, int max_runs = 5, double budget_s = 0.2) {
-  using clock = std::chrono::steady_clock;
-  double best = std::numeric_limits<double>::infinity(), spent = 0;
-  for (int run = 0; run < max_runs && spent < budget_s; ++run) {
-    const auto start = clock::now();
-    work();
-    const double seconds = std::chrono::duration<double>(clock::now() - start).count();
-    best = std::min(best, seconds);
-    spent += seconds;
-  }
-  return best;
-}
-
 std::string isa_list(qmath::isa set) {
   std::string text;
   for (qmath::isa one : qmath::kAllIsas)
@@ -260,8 +245,8 @@ void print_conversion_speed(const std::vector<float>& samples) {
   for_each_bulk_format([&](const auto& f) {
     using Code = typename std::remove_reference_t<decltype(f)>::CodeType;
     std::vector<Code> codes(n);
-    const double encode_s = best_seconds([&] { f.encode(x.data(), codes.data(), n); });
-    const double decode_s = best_seconds([&] { f.decode(codes.data(), back.data(), n); });
+    const double encode_s = best_seconds([&] { f.encode(x.data(), codes.data(), n); }, 5, 0.2);
+    const double decode_s = best_seconds([&] { f.decode(codes.data(), back.data(), n); }, 5, 0.2);
     table.add_row({f.name, format("%.2f", gigabytes / encode_s), format("%.2f", gigabytes / decode_s)});
   });
   table.print(stdout);

@@ -17,8 +17,11 @@
 #include <vector>
 
 #include "qmath/io/npy.hpp"
+#include "support/sample_values.hpp"
 
 namespace {
+
+using qmath_test::sample_values;
 
 using qmath::NpyArray;
 
@@ -55,21 +58,6 @@ struct NpyTypeName {
   }
 };
 TYPED_TEST_SUITE(NpyRoundTrip, NpyTypes, NpyTypeName);
-
-// Values at both ends of T's range and in between, so a wrong width or signedness shows.
-template <class T>
-std::vector<T> sample_values(std::size_t n) {
-  std::vector<T> v(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i % 3 == 0)
-      v[i] = std::numeric_limits<T>::lowest();
-    else if (i % 3 == 1)
-      v[i] = std::numeric_limits<T>::max();
-    else
-      v[i] = static_cast<T>(static_cast<int>(i * 7 % 100));
-  }
-  return v;
-}
 
 TYPED_TEST(NpyRoundTrip, EveryShapeAndOrderThroughAStream) {
   using T = TypeParam;

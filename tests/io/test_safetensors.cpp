@@ -16,8 +16,11 @@
 #include <vector>
 
 #include "qmath/io/safetensors.hpp"
+#include "support/sample_values.hpp"
 
 namespace {
+
+using qmath_test::sample_values;
 
 using qmath::SafetensorsFile;
 using qmath::SafetensorsTensor;
@@ -74,21 +77,6 @@ struct SafetensorsTypeName {
   }
 };
 TYPED_TEST_SUITE(SafetensorsRoundTrip, SafetensorsTypes, SafetensorsTypeName);
-
-// Both ends of T's range and values in between, so a wrong width or signedness shows.
-template <class T>
-std::vector<T> sample_values(std::size_t n) {
-  std::vector<T> v(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i % 3 == 0)
-      v[i] = std::numeric_limits<T>::lowest();
-    else if (i % 3 == 1)
-      v[i] = (std::numeric_limits<T>::max)();
-    else
-      v[i] = static_cast<T>(static_cast<int>(i * 7 % 100));
-  }
-  return v;
-}
 
 TYPED_TEST(SafetensorsRoundTrip, ShapesThroughMemoryAndStream) {
   using T = TypeParam;
