@@ -2,6 +2,7 @@
 // src/isa/avx512bw.cpp: the avx512bw instantiations of the kernel bodies (compiled with flags from cmake/IsaFlags.cmake).
 #include "isa_tu.hpp"
 #include "qmath/kernels/simd/convert.hpp"
+#include "qmath/kernels/simd/gemm_u8s8.hpp"
 #include "qmath/kernels/simd/quantize.hpp"
 
 #if !XSIMD_WITH_AVX512BW
@@ -23,6 +24,12 @@ const ConvertKernels& convert_kernels_avx512bw() noexcept {
 
 const QuantizeKernels& quantize_kernels_avx512bw() noexcept {
   static constexpr QuantizeKernels table = simd::make_quantize_kernels<Archavx512bw>(isa::avx512bw);
+  return table;
+}
+
+const GemmKernels& gemm_kernels_avx512bw() noexcept {
+  static_assert(simd::has_gemm_body<Archavx512bw>::value, "the avx512bw flags must select the avx512bw GEMM body");
+  static constexpr GemmKernels table = simd::make_gemm_kernels<Archavx512bw>(isa::avx512bw);
   return table;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "qmath/kernels/convert_table.hpp"
+#include "qmath/kernels/gemm_table.hpp"
 #include "qmath/kernels/quantize_table.hpp"
 
 namespace qmath {
@@ -16,6 +17,12 @@ const ConvertKernels& convert_kernels_neon() noexcept;
 const QuantizeKernels& quantize_kernels_avx2() noexcept;
 const QuantizeKernels& quantize_kernels_avx512bw() noexcept;
 const QuantizeKernels& quantize_kernels_neon() noexcept;
+const GemmKernels& gemm_kernels_avx2() noexcept;
+const GemmKernels& gemm_kernels_avxvnni() noexcept;
+const GemmKernels& gemm_kernels_avx512bw() noexcept;
+const GemmKernels& gemm_kernels_avx512vnni() noexcept;
+const GemmKernels& gemm_kernels_neon() noexcept;
+const GemmKernels& gemm_kernels_neon_dotprod() noexcept;
 }  // namespace detail
 }  // namespace kernels
 }  // namespace qmath

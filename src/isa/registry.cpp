@@ -51,6 +51,44 @@ const QuantizeKernels* built_quantize_kernels(isa path) noexcept {
   }
 }
 
+isa built_gemm_isas() noexcept {
+  isa built = built_isas();
+#if defined(QMATH_BUILT_AVXVNNI)
+  built = built | isa::avxvnni;
+#endif
+#if defined(QMATH_BUILT_AVX512VNNI)
+  built = built | isa::avx512vnni;
+#endif
+#if defined(QMATH_BUILT_NEON_DOTPROD)
+  built = built | isa::neon_dotprod;
+#endif
+  return built;
+}
+
+const GemmKernels* built_gemm_kernels(isa path) noexcept {
+  switch (path) {
+#if defined(QMATH_BUILT_AVX2)
+    case isa::avx2: return &gemm_kernels_avx2();
+#endif
+#if defined(QMATH_BUILT_AVXVNNI)
+    case isa::avxvnni: return &gemm_kernels_avxvnni();
+#endif
+#if defined(QMATH_BUILT_AVX512BW)
+    case isa::avx512bw: return &gemm_kernels_avx512bw();
+#endif
+#if defined(QMATH_BUILT_AVX512VNNI)
+    case isa::avx512vnni: return &gemm_kernels_avx512vnni();
+#endif
+#if defined(QMATH_BUILT_NEON)
+    case isa::neon: return &gemm_kernels_neon();
+#endif
+#if defined(QMATH_BUILT_NEON_DOTPROD)
+    case isa::neon_dotprod: return &gemm_kernels_neon_dotprod();
+#endif
+    default: return nullptr;
+  }
+}
+
 }  // namespace detail
 }  // namespace kernels
 }  // namespace qmath

@@ -15,12 +15,15 @@
 
 #include "qmath/core/cpu.hpp"
 #include "qmath/kernels/convert_table.hpp"
+#include "qmath/kernels/gemm_table.hpp"
 #include "qmath/kernels/quantize_table.hpp"
 #include "qmath/kernels/ref/convert.hpp"
+#include "qmath/kernels/ref/gemm_u8s8.hpp"
 #include "qmath/kernels/ref/quantize.hpp"
 
 #if !defined(QMATH_RUNTIME_DISPATCH)
 #include "qmath/kernels/simd/convert.hpp"
+#include "qmath/kernels/simd/gemm_u8s8.hpp"
 #include "qmath/kernels/simd/quantize.hpp"
 #endif
 
@@ -44,12 +47,16 @@ inline constexpr QuantizeKernels kScalarQuantizeKernels{
     {&ref::requantize<std::int8_t>, &ref::requantize<std::uint8_t>, &ref::requantize<std::int16_t>,
      &ref::requantize<std::uint16_t>}};
 
+inline constexpr GemmKernels kScalarGemmKernels{isa::scalar, ref::kScalarGemmLayout, &ref::gemm_compute_scalar};
+
 #if defined(QMATH_RUNTIME_DISPATCH)
 namespace detail {
 // Defined in qmath::isa_kernels (src/isa/registry.cpp).
 isa built_isas() noexcept;
+isa built_gemm_isas() noexcept;
 const ConvertKernels* built_convert_kernels(isa path) noexcept;
 const QuantizeKernels* built_quantize_kernels(isa path) noexcept;
+const GemmKernels* built_gemm_kernels(isa path) noexcept;
 }  // namespace detail
 #endif
 
@@ -62,6 +69,8 @@ namespace dispatch_detail {
 inline isa built_isas() noexcept { return detail::built_isas(); }
 inline const ConvertKernels* built_convert_kernels(isa path) noexcept { return detail::built_convert_kernels(path); }
 inline const QuantizeKernels* built_quantize_kernels(isa path) noexcept { return detail::built_quantize_kernels(path); }
+inline isa built_gemm_isas() noexcept { return detail::built_gemm_isas(); }
+inline const GemmKernels* built_gemm_kernels(isa path) noexcept { return detail::built_gemm_kernels(path); }
 }  // namespace dispatch_detail
 #else
 inline namespace header_only {
@@ -108,6 +117,39 @@ inline const QuantizeKernels* built_quantize_kernels(isa path) noexcept {
   using Default = DefaultConvertKernels<xsimd::default_arch>;
   return path == Default::path ? Default::get_quantize() : nullptr;
 }
+
+template <class Arch>
+constexpr isa isa_of_gemm_arch() noexcept {
+#if defined(QMATH_HAVE_AVX512VNNI_ARCH)
+  if (std::is_same<Arch, x86::avx512vnni>::value) return isa::avx512vnni;
+#endif
+#if defined(QMATH_HAVE_AVXVNNI_ARCH)
+  if (std::is_same<Arch, x86::avxvnni>::value) return isa::avxvnni;
+#endif
+#if defined(QMATH_HAVE_NEON_DOTPROD_ARCH)
+  if (std::is_same<Arch, arm::neon_dotprod>::value) return isa::neon_dotprod;
+#endif
+  return isa_of_arch<Arch>();
+}
+
+template <class Arch, bool = simd::has_gemm_body<Arch>::value>
+struct DefaultGemmKernels {
+  static constexpr isa path = isa::none;
+  static const GemmKernels* get() noexcept { return nullptr; }
+};
+template <class Arch>
+struct DefaultGemmKernels<Arch, true> {
+  static constexpr isa path = isa_of_gemm_arch<Arch>();
+  static const GemmKernels* get() noexcept {
+    static constexpr GemmKernels table = simd::make_gemm_kernels<Arch>(path);
+    return &table;
+  }
+};
+inline isa built_gemm_isas() noexcept { return DefaultGemmKernels<simd::gemm_default_arch>::path; }
+inline const GemmKernels* built_gemm_kernels(isa path) noexcept {
+  using Default = DefaultGemmKernels<simd::gemm_default_arch>;
+  return path == Default::path ? Default::get() : nullptr;
+}
 }  // namespace dispatch_detail
 #endif
 
@@ -145,6 +187,26 @@ inline const QuantizeKernels& active_quantize_kernels() noexcept {
     if (const QuantizeKernels* table = quantize_kernels(kAllIsas[i])) return *table;
   }
   return kScalarQuantizeKernels;
+}
+
+/// The int8 GEMM paths compiled into this program (scalar always). A family of its own: the dot-product paths
+/// (avx512vnni, avxvnni, neon_dotprod) have GEMM kernels only.
+inline isa compiled_gemm_isas() noexcept { return isa::scalar | dispatch_detail::built_gemm_isas(); }
+
+/// The GEMM table of one path, or nullptr when that path is not compiled in (the CPU is not consulted).
+inline const GemmKernels* gemm_kernels(isa path) noexcept {
+  if (path == isa::scalar) return &kScalarGemmKernels;
+  return has(compiled_gemm_isas(), path) ? dispatch_detail::built_gemm_kernels(path) : nullptr;
+}
+
+/// The GEMM table new packings use: the best compiled path this CPU runs and QMATH_ISA / ScopedIsaOverride allow.
+inline const GemmKernels& active_gemm_kernels() noexcept {
+  const isa usable = compiled_gemm_isas() & allowed_isas();
+  for (std::size_t i = sizeof(kAllIsas) / sizeof(kAllIsas[0]); i-- > 0;) {
+    if (!has(usable, kAllIsas[i])) continue;
+    if (const GemmKernels* table = gemm_kernels(kAllIsas[i])) return *table;
+  }
+  return kScalarGemmKernels;
 }
 
 }  // inline namespace runtime_dispatch / header_only

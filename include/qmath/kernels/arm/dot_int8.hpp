@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+// kernels/arm/dot_int8.hpp: the int8 GEMM's inner products on AArch64, which xsimd 8.1 lacks (kernels layer).
+//
+// - `sdot` (Armv8.2 dot product): int32 lane j += sum_{i<4} a_s8[i] * b_s8[j][i]. uint8 A is stored as a - 128
+//   (int8), its zero point moved by the same 128; each lane's four products sum to at most 4 * 128 * 128.
+// - without it, `mla` on int32 lanes after widening: lane j += a * b[j]. `smull` + `smlal` into int16 would
+//   overflow for two (-128) * (-128) products (32768 > 32767), so the products are never accumulated in int16.
+// neon_dotprod derives from xsimd's neon64 (see x86/dot_int8.hpp for why the tag is distinct).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include <xsimd/xsimd.hpp>
+
+#include "qmath/kernels/arm/cvt_fp16.hpp"
+
+#if XSIMD_WITH_NEON64
+#include <arm_neon.h>
+#endif
+
+namespace qmath {
+namespace kernels {
+namespace arm {
+
+#if XSIMD_WITH_NEON64 && defined(__ARM_FEATURE_DOTPROD)
+#define QMATH_HAVE_NEON_DOTPROD_ARCH 1
+/// AArch64 Advanced SIMD + the dot-product extension.
+struct neon_dotprod : xsimd::neon64 {
+  static constexpr const char* name() noexcept { return "qmath_neon_dotprod"; }
+};
+#endif
+
+#if XSIMD_WITH_NEON64
+/// Four int16 at p, sign-extended to the four int32 lanes.
+template <class Arch, std::enable_if_t<is_neon64_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> load_widen_i16(const std::int16_t* p) noexcept {
+  return vmovl_s16(vld1_s16(p));
+}
+/// lane j: acc[j] + a[j] * b[j] (`mla`, modulo 2^32).
+template <class Arch, std::enable_if_t<is_neon64_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> mla_i32(xsimd::batch<std::int32_t, Arch> acc, xsimd::batch<std::int32_t, Arch> a,
+                                                xsimd::batch<std::int32_t, Arch> b) noexcept {
+  return vmlaq_s32(acc, a, b);
+}
+#endif
+#if defined(QMATH_HAVE_NEON_DOTPROD_ARCH)
+/// lane j: acc[j] + sum_{i<4} a.s8[4j+i] * b.s8[4j+i] (`sdot`).
+template <class Arch, std::enable_if_t<std::is_same<Arch, neon_dotprod>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> dot_s8s8(xsimd::batch<std::int32_t, Arch> acc, xsimd::batch<std::int32_t, Arch> a,
+                                                 xsimd::batch<std::int32_t, Arch> b) noexcept {
+  return vdotq_s32(acc, vreinterpretq_s8_s32(a), vreinterpretq_s8_s32(b));
+}
+#endif
+
+}  // namespace arm
+}  // namespace kernels
+}  // namespace qmath
+
+#if defined(QMATH_HAVE_NEON_DOTPROD_ARCH)
+namespace xsimd {
+namespace types {
+XSIMD_DECLARE_SIMD_REGISTER_ALIAS(qmath::kernels::arm::neon_dotprod, neon64);
+template <class T>
+struct get_bool_simd_register<T, qmath::kernels::arm::neon_dotprod> : detail::neon_bool_simd_register<T, qmath::kernels::arm::neon_dotprod> {};
+}  // namespace types
+}  // namespace xsimd
+#endif

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+// kernels/gemm_table.hpp: the int8 GEMM's plain data: the packed layouts, the resolved problem a kernel runs and
+// the function table of one ISA path (kernels layer). The public entry points are in kernels/gemm.hpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "qmath/core/cpu.hpp"
+
+namespace qmath {
+namespace kernels {
+
+/// What the epilogue writes (see kernels/gemm.hpp for the formulas).
+enum class gemm_output : std::uint8_t {
+  int32,                ///< raw int32 C
+  requantize_s8,        ///< float multiplier, int8 codes
+  requantize_u8,        ///< float multiplier, uint8 codes
+  requantize_fixed_s8,  ///< gemmlowp / TFLite Q31 multiplier and shift, int8 codes
+  requantize_fixed_u8,  ///< same, uint8 codes
+  dequantize_f32,       ///< fp32: fma(float(C), a_scale * b_scale, bias)
+};
+
+/// How one ISA path stores its operands. Packed A is a sequence of panels of kMr rows; inside a panel, groups of
+/// `kr` consecutive k of each row sit together ([k / kr][mr][kr]). Packed B is a sequence of panels of nr columns
+/// stored [k / kr][nr][kr]. K is padded with zeros to a multiple of kr, M and N to multiples of mr and nr.
+/// Stored A values are a + a_offset (a_offset depends on the A type, see a_offset_u8 / a_offset_s8) so that the
+/// dot-product instruction sees the operand type it needs; the zero point moves by the same offset, which
+/// leaves every (a - za) unchanged.
+struct GemmLayout {
+  int mr, nr, kr;
+  int a_bytes;        ///< 1 or 2 (int16, sign- or zero-extended)
+  bool a_signed;      ///< for a_bytes == 1: stored A is int8 (else uint8)
+  int b_bytes;        ///< 1 (int8) or 2 (int16)
+  int a_offset_u8;    ///< added to uint8 A values: 0 or -128
+  int a_offset_s8;    ///< added to int8 A values: 0 or +128
+};
+
+/// Everything a kernel needs for one call, already packed, padded and expanded. Per-row arrays have
+/// round_up(m, mr) entries, per-column arrays round_up(n, nr); the padding entries are zeros (ones for scales).
+struct GemmProblem {
+  std::ptrdiff_t m, n, k;                 ///< logical sizes
+  std::ptrdiff_t k_groups;                ///< round_up(k, kr) / kr
+  const void* a_packed;                   ///< panels of mr rows, a_panel_bytes apart
+  std::ptrdiff_t a_panel_bytes;
+  const std::int32_t* a_row_sums;         ///< sum_k of the stored A values of each row
+  const std::int32_t* a_zero_points;      ///< za + a_offset per row
+  const void* b_packed;                   ///< panels of nr columns, b_panel_bytes apart
+  std::ptrdiff_t b_panel_bytes;
+  const std::int32_t* b_col_terms;        ///< colsum_k(B) - k * zb, per column (mod 2^32)
+  const std::int32_t* b_zero_points;      ///< zb per column
+  bool b_zero_points_zero;                ///< every zb is 0: skip the zb * rowsum term
+
+  gemm_output output;
+  void* c;                                ///< element type from `output`
+  std::ptrdiff_t ldc;                     ///< in elements
+  const std::int32_t* bias_i32;           ///< requantize: per column (zeros when the caller gave none)
+  const float* bias_f32;                  ///< dequantize: per column
+  const float* multiplier;                ///< requantize: per column
+  const std::int32_t* fixed_multiplier;   ///< requantize_fixed: per column, Q31
+  const std::int32_t* fixed_shift;        ///< requantize_fixed: per column, in [-31, 30]
+  std::int32_t out_zero_point, out_min, out_max;
+  const float* a_scale;                   ///< dequantize: per row
+  const float* b_scale;                   ///< dequantize: per column
+};
+
+/// A kernel computes the tiles of C in rows [m_begin, m_end) and columns [n_begin, n_end); the bounds are
+/// multiples of mr and nr (m_end, n_end may be the padded sizes: rows and columns past m, n are not written).
+using GemmComputeFn = void (*)(const GemmProblem&, std::ptrdiff_t m_begin, std::ptrdiff_t m_end,
+                               std::ptrdiff_t n_begin, std::ptrdiff_t n_end) noexcept;
+
+struct GemmKernels {
+  isa path;
+  GemmLayout layout;
+  GemmComputeFn compute;
+};
+
+}  // namespace kernels
+}  // namespace qmath

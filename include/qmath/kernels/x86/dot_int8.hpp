@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+// kernels/x86/dot_int8.hpp: the int8 GEMM's inner products on x86, which xsimd 8.1 lacks (kernels layer).
+//
+// Two instruction ideas, each with its arch tag and packed layout:
+// - `vpmaddwd` (AVX2 ymm, AVX-512BW zmm): int32 lane j += a0 * b[j][0] + a1 * b[j][1], int16 operands. A and B are
+//   pre-widened to int16, so every product (|a| <= 255, |b| <= 128) and every pair sum (<= 65280) is exact. The
+//   saturating `vpmaddubsw` (u8 x s8 pairs into int16: 255 * 127 * 2 = 64770 > 32767) is never used.
+// - `vpdpbusd` (AVX-512 VNNI zmm, AVX-VNNI ymm): int32 lane j += sum_{i<4} a_u8[i] * b_s8[j][i], no intermediate
+//   saturation (the non-"s" form). int8 A is stored as a + 128 (uint8), its zero point moved by the same 128.
+// The VNNI arch tags derive from xsimd's avx512bw and fma3<avx2>, so xsimd's batches and qmath's other pieces work
+// on them, while every template instantiated for them is a distinct symbol: code compiled with the VNNI flags
+// cannot leak into the avx2 / avx512bw translation units through the linker's choice of inline copies.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include <xsimd/xsimd.hpp>
+
+#include "qmath/kernels/x86/cvt_f16c.hpp"
+
+#if XSIMD_WITH_AVX2 || XSIMD_WITH_AVX512F
+#include <immintrin.h>
+#endif
+
+namespace qmath {
+namespace kernels {
+namespace x86 {
+
+#if XSIMD_WITH_AVX512BW && defined(__AVX512VNNI__)
+#define QMATH_HAVE_AVX512VNNI_ARCH 1
+/// AVX-512BW + AVX512_VNNI.
+struct avx512vnni : xsimd::avx512bw {
+  static constexpr const char* name() noexcept { return "qmath_avx512vnni"; }
+};
+#endif
+#if XSIMD_WITH_FMA3_AVX2 && defined(__AVXVNNI__)
+#define QMATH_HAVE_AVXVNNI_ARCH 1
+/// AVX2 + FMA + AVX-VNNI (VEX-encoded `vpdpbusd` on ymm).
+struct avxvnni : xsimd::fma3<xsimd::avx2> {
+  static constexpr const char* name() noexcept { return "qmath_avxvnni"; }
+};
+#endif
+
+/// The four bytes at p (any alignment) in every int32 lane.
+template <class Arch>
+inline xsimd::batch<std::int32_t, Arch> broadcast_word(const void* p) noexcept {
+  std::int32_t word;
+  std::memcpy(&word, p, sizeof(word));
+  return xsimd::batch<std::int32_t, Arch>(word);
+}
+
+#if XSIMD_WITH_AVX2
+/// lane j: acc[j] + a.i16[2j] * b.i16[2j] + a.i16[2j+1] * b.i16[2j+1] (ymm; exact for the int16 operands above).
+template <class Arch, std::enable_if_t<is_avx2_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> madd_i16(xsimd::batch<std::int32_t, Arch> acc, xsimd::batch<std::int32_t, Arch> a,
+                                                 xsimd::batch<std::int32_t, Arch> b) noexcept {
+  return acc + xsimd::batch<std::int32_t, Arch>(_mm256_madd_epi16(a, b));
+}
+#endif
+#if XSIMD_WITH_AVX512BW
+/// The same on zmm.
+template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> madd_i16(xsimd::batch<std::int32_t, Arch> acc, xsimd::batch<std::int32_t, Arch> a,
+                                                 xsimd::batch<std::int32_t, Arch> b) noexcept {
+  return acc + xsimd::batch<std::int32_t, Arch>(_mm512_madd_epi16(a, b));
+}
+#endif
+#if defined(QMATH_HAVE_AVX512VNNI_ARCH)
+/// lane j: acc[j] + sum_{i<4} a.u8[4j+i] * b.s8[4j+i] (zmm, wraps modulo 2^32, never saturates).
+template <class Arch, std::enable_if_t<std::is_same<Arch, avx512vnni>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> dot_u8s8(xsimd::batch<std::int32_t, Arch> acc, xsimd::batch<std::int32_t, Arch> a,
+                                                 xsimd::batch<std::int32_t, Arch> b) noexcept {
+  return _mm512_dpbusd_epi32(acc, a, b);
+}
+#endif
+#if defined(QMATH_HAVE_AVXVNNI_ARCH)
+/// The same on ymm (AVX-VNNI).
+template <class Arch, std::enable_if_t<std::is_same<Arch, avxvnni>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> dot_u8s8(xsimd::batch<std::int32_t, Arch> acc, xsimd::batch<std::int32_t, Arch> a,
+                                                 xsimd::batch<std::int32_t, Arch> b) noexcept {
+  return _mm256_dpbusd_avx_epi32(acc, a, b);
+}
+#endif
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace qmath
+
+namespace xsimd {
+namespace types {
+#if defined(QMATH_HAVE_AVX512VNNI_ARCH)
+XSIMD_DECLARE_SIMD_REGISTER_ALIAS(qmath::kernels::x86::avx512vnni, avx512bw);
+template <class T>
+struct get_bool_simd_register<T, qmath::kernels::x86::avx512vnni> {
+  using type = simd_avx512_bool_register<T>;
+};
+#endif
+#if defined(QMATH_HAVE_AVXVNNI_ARCH)
+XSIMD_DECLARE_SIMD_REGISTER_ALIAS(qmath::kernels::x86::avxvnni, fma3<avx2>);
+#endif
+}  // namespace types
+}  // namespace xsimd
