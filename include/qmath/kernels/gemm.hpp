@@ -334,40 +334,58 @@ inline GemmScratch& gemm_scratch() {
   return scratch;
 }
 
-/// Packs rows [row_begin, row_end) of A (whole panels) into the layout, with the row sums of the stored values.
+/// Packs the row panels [panel_begin, panel_end) of A into the layout (kr values of a row together, mr rows per
+/// group; zeros past K and past M), storing a + offset, and the row sums of the stored values.
+template <int Kr, int Bytes, class TA>
+void pack_gemm_a_panels(const kernels::GemmLayout& l, const TA* a, std::ptrdiff_t lda, std::ptrdiff_t m,
+                        std::ptrdiff_t k, std::ptrdiff_t k_groups, std::ptrdiff_t panel_begin, std::ptrdiff_t panel_end,
+                        unsigned char* out, std::ptrdiff_t panel_bytes, std::int32_t* row_sums) noexcept {
+  using Stored = std::conditional_t<Bytes == 2, std::int16_t, std::uint8_t>;
+  const std::int32_t offset = std::is_signed<TA>::value ? l.a_offset_s8 : l.a_offset_u8;
+  const std::ptrdiff_t mr = l.mr, full_groups = k / Kr;
+  for (std::ptrdiff_t panel = panel_begin; panel < panel_end; ++panel) {
+    auto* dst = reinterpret_cast<Stored*>(out + panel * panel_bytes);
+    for (std::ptrdiff_t r = 0; r < mr; ++r) {
+      const std::ptrdiff_t row = panel * mr + r;
+      Stored* d = dst + r * Kr;
+      if (row >= m) {
+        for (std::ptrdiff_t g = 0; g < k_groups; ++g)
+          for (int i = 0; i < Kr; ++i) d[g * mr * Kr + i] = 0;
+        row_sums[row] = 0;
+        continue;
+      }
+      const TA* src = a + row * lda;
+      std::int32_t sum = 0;
+      for (std::ptrdiff_t i = 0; i < k; ++i) sum += src[i];
+      // +-128 on a byte is a flip of its top bit, in either direction.
+      for (std::ptrdiff_t g = 0; g < full_groups; ++g)
+        for (int i = 0; i < Kr; ++i) {
+          const TA v = src[g * Kr + i];
+          d[g * mr * Kr + i] = Bytes == 2 ? static_cast<Stored>(v)
+                                          : static_cast<Stored>(static_cast<std::uint8_t>(v) ^ (offset != 0 ? 0x80 : 0));
+        }
+      if (full_groups < k_groups)
+        for (int i = 0; i < Kr; ++i) {
+          const std::ptrdiff_t kk = full_groups * Kr + i;
+          const std::int32_t v = kk < k ? static_cast<std::int32_t>(src[kk]) + offset : 0;
+          d[full_groups * mr * Kr + i] = static_cast<Stored>(v);
+        }
+      row_sums[row] = static_cast<std::int32_t>(static_cast<std::uint32_t>(sum) +
+                                                static_cast<std::uint32_t>(offset) * static_cast<std::uint32_t>(k));
+    }
+  }
+}
+
 template <class TA>
 void pack_gemm_a(const kernels::GemmLayout& l, const TA* a, std::ptrdiff_t lda, std::ptrdiff_t m, std::ptrdiff_t k,
                  std::ptrdiff_t k_groups, std::ptrdiff_t panel_begin, std::ptrdiff_t panel_end, unsigned char* out,
                  std::ptrdiff_t panel_bytes, std::int32_t* row_sums) noexcept {
-  const std::int32_t offset = std::is_signed<TA>::value ? l.a_offset_s8 : l.a_offset_u8;
-  const std::ptrdiff_t k_padded = k_groups * l.kr;
-  for (std::ptrdiff_t panel = panel_begin; panel < panel_end; ++panel) {
-    unsigned char* dst = out + panel * panel_bytes;
-    for (std::ptrdiff_t r = 0; r < l.mr; ++r) {
-      const std::ptrdiff_t row = panel * l.mr + r;
-      std::int32_t sum = 0;
-      if (row < m) {
-        const TA* src = a + row * lda;
-        for (std::ptrdiff_t kk = 0; kk < k_padded; ++kk) {
-          const std::int32_t value = kk < k ? static_cast<std::int32_t>(src[kk]) + offset : 0;
-          sum += value;
-          const std::ptrdiff_t at = ((kk / l.kr) * l.mr + r) * l.kr + kk % l.kr;
-          if (l.a_bytes == 1) {
-            dst[at] = static_cast<unsigned char>(value);
-          } else {
-            const auto v16 = static_cast<std::int16_t>(value);
-            std::memcpy(dst + at * 2, &v16, 2);
-          }
-        }
-      } else {
-        for (std::ptrdiff_t kk = 0; kk < k_padded; ++kk) {
-          const std::ptrdiff_t at = ((kk / l.kr) * l.mr + r) * l.kr + kk % l.kr;
-          std::memset(dst + at * l.a_bytes, 0, static_cast<std::size_t>(l.a_bytes));
-        }
-      }
-      row_sums[row] = sum;
-    }
-  }
+  if (l.kr == 4 && l.a_bytes == 1)
+    pack_gemm_a_panels<4, 1>(l, a, lda, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
+  else if (l.kr == 2 && l.a_bytes == 2)
+    pack_gemm_a_panels<2, 2>(l, a, lda, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
+  else
+    pack_gemm_a_panels<1, 2>(l, a, lda, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
 }
 
 /// Copies `count` (1 or n) values into n_padded slots (a single value is repeated); the padding gets `fill`.

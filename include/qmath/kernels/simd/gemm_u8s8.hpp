@@ -45,12 +45,12 @@ template <class Arch>
 struct GemmDot<Arch, std::enable_if_t<std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value>> {
   static constexpr bool available = true;
   using AElem = std::int16_t;
-  using BElem = std::int16_t;
+  using BElem = std::int8_t;
   using I = xsimd::batch<std::int32_t, Arch>;
-  static constexpr int kMr = 4, kNv = 2, kKr = 2;
-  static constexpr GemmLayout layout{kMr, kNv * static_cast<int>(I::size), kKr, 2, true, 2, 0, 0};
+  static constexpr int kMr = 6, kNv = 2, kKr = 2;
+  static constexpr GemmLayout layout{kMr, kNv * static_cast<int>(I::size), kKr, 2, true, 1, 0, 0};
   static I broadcast_a(const AElem* p) noexcept { return x86::broadcast_word<Arch>(p); }
-  static I load_b(const BElem* p) noexcept { return I::load_aligned(reinterpret_cast<const std::int32_t*>(p)); }
+  static I load_b(const BElem* p) noexcept { return x86::load_widen_i8<Arch>(p); }
   static I madd(I acc, I a, I b) noexcept { return x86::madd_i16<Arch>(acc, a, b); }
 };
 #endif
@@ -59,12 +59,12 @@ template <class Arch>
 struct GemmDot<Arch, std::enable_if_t<std::is_same<Arch, xsimd::avx512bw>::value>> {
   static constexpr bool available = true;
   using AElem = std::int16_t;
-  using BElem = std::int16_t;
+  using BElem = std::int8_t;
   using I = xsimd::batch<std::int32_t, Arch>;
   static constexpr int kMr = 8, kNv = 2, kKr = 2;
-  static constexpr GemmLayout layout{kMr, kNv * static_cast<int>(I::size), kKr, 2, true, 2, 0, 0};
+  static constexpr GemmLayout layout{kMr, kNv * static_cast<int>(I::size), kKr, 2, true, 1, 0, 0};
   static I broadcast_a(const AElem* p) noexcept { return x86::broadcast_word<Arch>(p); }
-  static I load_b(const BElem* p) noexcept { return I::load_aligned(reinterpret_cast<const std::int32_t*>(p)); }
+  static I load_b(const BElem* p) noexcept { return x86::load_widen_i8<Arch>(p); }
   static I madd(I acc, I a, I b) noexcept { return x86::madd_i16<Arch>(acc, a, b); }
 };
 #endif
@@ -89,7 +89,7 @@ struct GemmDot<Arch, std::enable_if_t<std::is_same<Arch, x86::avxvnni>::value>> 
   using AElem = std::uint8_t;
   using BElem = std::int8_t;
   using I = xsimd::batch<std::int32_t, Arch>;
-  static constexpr int kMr = 4, kNv = 2, kKr = 4;
+  static constexpr int kMr = 6, kNv = 2, kKr = 4;
   static constexpr GemmLayout layout{kMr, kNv * static_cast<int>(I::size), kKr, 1, false, 1, 0, 128};
   static I broadcast_a(const AElem* p) noexcept { return x86::broadcast_word<Arch>(p); }
   static I load_b(const BElem* p) noexcept { return I::load_aligned(reinterpret_cast<const std::int32_t*>(p)); }
@@ -144,6 +144,9 @@ struct GemmBody {
   using BElem = typename D::BElem;
   static constexpr int kL = static_cast<int>(I::size);
   static constexpr int kMr = D::kMr, kNv = D::kNv, kKr = D::kKr, kNr = kNv * kL;
+  // B streams through the tile once per row panel; a prefetch this far ahead hides the L2 / L3 latency that the
+  // hardware prefetcher alone leaves exposed when the tile is short (M = 1).
+  static constexpr int kPrefetchBytes = 1024;
 
   // Rows < R of the tile, over k_groups groups of kKr. R is a template argument so that short panels (M = 1)
   // do no wasted work and the tile stays in registers.
@@ -153,6 +156,7 @@ struct GemmBody {
     for (int m = 0; m < R; ++m)
       for (int v = 0; v < kNv; ++v) sum[m][v] = I(0);
     for (std::ptrdiff_t g = 0; g < k_groups; ++g) {
+      __builtin_prefetch(b + kPrefetchBytes);
       I bv[kNv];
       for (int v = 0; v < kNv; ++v) bv[v] = D::load_b(b + v * kL * kKr);
       for (int m = 0; m < R; ++m) {

@@ -2,9 +2,11 @@
 // kernels/x86/dot_int8.hpp: the int8 GEMM's inner products on x86, which xsimd 8.1 lacks (kernels layer).
 //
 // Two instruction ideas, each with its arch tag and packed layout:
-// - `vpmaddwd` (AVX2 ymm, AVX-512BW zmm): int32 lane j += a0 * b[j][0] + a1 * b[j][1], int16 operands. A and B are
-//   pre-widened to int16, so every product (|a| <= 255, |b| <= 128) and every pair sum (<= 65280) is exact. The
-//   saturating `vpmaddubsw` (u8 x s8 pairs into int16: 255 * 127 * 2 = 64770 > 32767) is never used.
+// - `vpmaddwd` (AVX2 ymm, AVX-512BW zmm): int32 lane j += a0 * b[j][0] + a1 * b[j][1], int16 operands. A is packed
+//   as int16; B stays int8 in memory (half the bytes of a pre-widened B, which matters when the weights stream
+//   from DRAM, M = 1) and is sign-extended by `vpmovsxbw` as it is loaded. Every product (|a| <= 255, |b| <= 128)
+//   and every pair sum (<= 65280) is exact. The saturating `vpmaddubsw` (u8 x s8 pairs into int16:
+//   255 * 127 * 2 = 64770 > 32767) is never used.
 // - `vpdpbusd` (AVX-512 VNNI zmm, AVX-VNNI ymm): int32 lane j += sum_{i<4} a_u8[i] * b_s8[j][i], no intermediate
 //   saturation (the non-"s" form). int8 A is stored as a + 128 (uint8), its zero point moved by the same 128.
 // The VNNI arch tags derive from xsimd's avx512bw and fma3<avx2>, so xsimd's batches and qmath's other pieces work
@@ -51,6 +53,12 @@ inline xsimd::batch<std::int32_t, Arch> broadcast_word(const void* p) noexcept {
 }
 
 #if XSIMD_WITH_AVX2
+/// 16 int8 at p sign-extended to 16 int16 (ymm): the int16 operand of madd_i16, read from int8 weights so that B
+/// costs one byte per value in memory and cache.
+template <class Arch, std::enable_if_t<is_avx2_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> load_widen_i8(const std::int8_t* p) noexcept {
+  return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
 /// lane j: acc[j] + a.i16[2j] * b.i16[2j] + a.i16[2j+1] * b.i16[2j+1] (ymm; exact for the int16 operands above).
 template <class Arch, std::enable_if_t<is_avx2_family<Arch>::value, int> = 0>
 inline xsimd::batch<std::int32_t, Arch> madd_i16(xsimd::batch<std::int32_t, Arch> acc, xsimd::batch<std::int32_t, Arch> a,
@@ -59,6 +67,11 @@ inline xsimd::batch<std::int32_t, Arch> madd_i16(xsimd::batch<std::int32_t, Arch
 }
 #endif
 #if XSIMD_WITH_AVX512BW
+/// 32 int8 at p sign-extended to 32 int16 (zmm).
+template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> load_widen_i8(const std::int8_t* p) noexcept {
+  return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
 /// The same on zmm.
 template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
 inline xsimd::batch<std::int32_t, Arch> madd_i16(xsimd::batch<std::int32_t, Arch> acc, xsimd::batch<std::int32_t, Arch> a,
