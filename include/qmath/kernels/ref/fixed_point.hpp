@@ -6,6 +6,8 @@
 //   RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x * 2^max(e, 0), m), max(-e, 0))
 // which is TFLite's MultiplyByQuantizedMultiplier. The only deviation: TFLite computes x * 2^left_shift in int32
 // (undefined on overflow); here that product saturates to the int32 range.
+// The functions are templates on a tag (default void) so that an ISA translation unit can call its own copy
+// (`<Arch>`) without sharing an inline function compiled with wider flags (docs/ARCHITECTURE.md, ODR rule).
 #pragma once
 
 #include <cmath>
@@ -18,6 +20,7 @@ namespace ref {
 
 /// round(a * b / 2^31), ties toward +infinity (the nudge then C++ truncation); saturates the single overflow case
 /// a = b = INT32_MIN to INT32_MAX (gemmlowp SaturatingRoundingDoublingHighMul).
+template <class Tag = void>
 constexpr std::int32_t saturating_rounding_doubling_high_mul(std::int32_t a, std::int32_t b) noexcept {
   if (a == b && a == std::numeric_limits<std::int32_t>::min()) return std::numeric_limits<std::int32_t>::max();
   const std::int64_t ab = static_cast<std::int64_t>(a) * b;
@@ -26,6 +29,7 @@ constexpr std::int32_t saturating_rounding_doubling_high_mul(std::int32_t a, std
 }
 
 /// x / 2^exponent rounded to nearest, ties away from zero; exponent in [0, 31] (gemmlowp RoundingDivideByPOT).
+template <class Tag = void>
 constexpr std::int32_t rounding_divide_by_pot(std::int32_t x, int exponent) noexcept {
   const std::int64_t mask = (std::int64_t{1} << exponent) - 1;
   const std::int64_t remainder = static_cast<std::int64_t>(x) & mask;
@@ -34,12 +38,13 @@ constexpr std::int32_t rounding_divide_by_pot(std::int32_t x, int exponent) noex
 }
 
 /// x * M with M given as (multiplier, shift) from quantize_multiplier. shift in [-31, 30].
+template <class Tag = void>
 constexpr std::int32_t multiply_by_quantized_multiplier(std::int32_t x, std::int32_t multiplier, int shift) noexcept {
   const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
   std::int64_t widened = static_cast<std::int64_t>(x) * (std::int64_t{1} << left);
   if (widened > std::numeric_limits<std::int32_t>::max()) widened = std::numeric_limits<std::int32_t>::max();
   if (widened < std::numeric_limits<std::int32_t>::min()) widened = std::numeric_limits<std::int32_t>::min();
-  return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(static_cast<std::int32_t>(widened), multiplier),
+  return rounding_divide_by_pot<Tag>(saturating_rounding_doubling_high_mul<Tag>(static_cast<std::int32_t>(widened), multiplier),
                                 right);
 }
 

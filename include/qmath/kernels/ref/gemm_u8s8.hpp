@@ -48,10 +48,12 @@ inline std::int32_t requantize_float(std::int32_t v, float multiplier, std::int3
   return quantize_value(static_cast<float>(v), multiplier, out_zero_point, out_min, out_max, kMultiplyHalfEven);
 }
 
-/// Fixed-point requantization of one accumulator (bias already added).
-inline std::int32_t requantize_fixed(std::int32_t v, std::int32_t multiplier, int shift, std::int32_t out_zero_point,
+/// Fixed-point requantization of one accumulator (bias already added). A template on a tag for the same reason as
+/// kernels/ref/fixed_point.hpp: the vector epilogues call their own copy.
+template <class Tag = void>
+std::int32_t requantize_fixed(std::int32_t v, std::int32_t multiplier, int shift, std::int32_t out_zero_point,
                                      std::int32_t out_min, std::int32_t out_max) noexcept {
-  const std::int64_t q = static_cast<std::int64_t>(multiply_by_quantized_multiplier(v, multiplier, shift)) +
+  const std::int64_t q = static_cast<std::int64_t>(multiply_by_quantized_multiplier<Tag>(v, multiplier, shift)) +
                          out_zero_point;
   return static_cast<std::int32_t>(q < out_min ? out_min : (q > out_max ? out_max : q));
 }

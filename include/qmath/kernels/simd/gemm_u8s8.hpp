@@ -235,10 +235,16 @@ struct GemmBody {
           }
           case gemm_output::requantize_fixed_s8:
           case gemm_output::requantize_fixed_u8: {
-            // 64-bit rounding products: the scalar stage, on the corrected accumulators.
-            alignas(64) std::int32_t tmp[kL];
-            c.store_aligned(tmp);
-            for (int j = 0; j < count; ++j) ref::store_output(p, m, n + j, tmp[j]);
+            // The rounding high multiply needs 64-bit products: the scalar stage (its <Arch> copy) per element.
+            alignas(64) std::int32_t v_biased[kL];
+            (c + I::load_aligned(p.bias_i32 + n)).store_aligned(v_biased);
+            for (int j = 0; j < count; ++j) {
+              const std::int32_t q = ref::requantize_fixed<Arch>(v_biased[j], p.fixed_multiplier[n + j],
+                                                                 p.fixed_shift[n + j], p.out_zero_point, p.out_min,
+                                                                 p.out_max);
+              if (p.output == gemm_output::requantize_fixed_s8) static_cast<std::int8_t*>(p.c)[at + j] = static_cast<std::int8_t>(q);
+              else static_cast<std::uint8_t*>(p.c)[at + j] = static_cast<std::uint8_t>(q);
+            }
             break;
           }
           case gemm_output::dequantize_f32: {
