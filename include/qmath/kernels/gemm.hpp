@@ -483,6 +483,8 @@ void set_output(const GemmOutputRequantizeFixed<Q>& o, std::ptrdiff_t, std::ptrd
   p.bias_i32 = cols.bias_i32;
   p.fixed_multiplier = cols.fixed_multiplier;
   p.fixed_shift = cols.fixed_shift;
+  p.fixed_left_shift = false;
+  for (std::size_t i = 0; i < o.multiplier_count; ++i) p.fixed_left_shift = p.fixed_left_shift || o.shift[i] > 0;
   p.out_zero_point = o.zero_point;
   p.out_min = o.min;
   p.out_max = o.max;

@@ -59,6 +59,7 @@ struct GemmProblem {
   const float* multiplier;                ///< requantize: per column
   const std::int32_t* fixed_multiplier;   ///< requantize_fixed: per column, Q31
   const std::int32_t* fixed_shift;        ///< requantize_fixed: per column, in [-31, 30]
+  bool fixed_left_shift;                  ///< requantize_fixed: some shift is > 0
   std::int32_t out_zero_point, out_min, out_max;
   const float* a_scale;                   ///< dequantize: per row
   const float* b_scale;                   ///< dequantize: per column

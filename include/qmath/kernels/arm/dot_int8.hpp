@@ -43,6 +43,18 @@ inline xsimd::batch<std::int32_t, Arch> mla_i32(xsimd::batch<std::int32_t, Arch>
                                                 xsimd::batch<std::int32_t, Arch> b) noexcept {
   return vmlaq_s32(acc, a, b);
 }
+/// lane j: gemmlowp's SaturatingRoundingDoublingHighMul (`sqrdmulh`: round(2ab / 2^32), ties up, saturating).
+template <class Arch, std::enable_if_t<is_neon64_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> rounding_high_mul(xsimd::batch<std::int32_t, Arch> a,
+                                                          xsimd::batch<std::int32_t, Arch> b) noexcept {
+  return vqrdmulhq_s32(a, b);
+}
+/// lane j: a[j] >> count[j], arithmetic (`sshl` by the negated count; counts in [0, 31]).
+template <class Arch, std::enable_if_t<is_neon64_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> shift_right_arithmetic(xsimd::batch<std::int32_t, Arch> a,
+                                                               xsimd::batch<std::int32_t, Arch> count) noexcept {
+  return vshlq_s32(a, vnegq_s32(count));
+}
 #endif
 #if defined(QMATH_HAVE_NEON_DOTPROD_ARCH)
 /// lane j: acc[j] + sum_{i<4} a.s8[4j+i] * b.s8[4j+i] (`sdot`).

@@ -135,8 +135,29 @@ struct has_gemm_body : std::integral_constant<bool, GemmDot<Arch>::available> {}
 
 namespace detail {
 
+// The fixed-point pieces of one architecture family.
+template <class Arch, class Enable = void>
+struct FixedPointPieces;
+#if XSIMD_WITH_AVX2 || XSIMD_WITH_AVX512BW
+template <class Arch>
+struct FixedPointPieces<Arch, std::enable_if_t<x86::is_avx2_family<Arch>::value || x86::is_avx512_family<Arch>::value>> {
+  using I = xsimd::batch<std::int32_t, Arch>;
+  static I rounding_high_mul(I a, I b) noexcept { return x86::rounding_high_mul<Arch>(a, b); }
+  static I shift_right_arithmetic(I a, I count) noexcept { return x86::shift_right_arithmetic<Arch>(a, count); }
+};
+#endif
+#if XSIMD_WITH_NEON64
+template <class Arch>
+struct FixedPointPieces<Arch, std::enable_if_t<arm::is_neon64_family<Arch>::value>> {
+  using I = xsimd::batch<std::int32_t, Arch>;
+  static I rounding_high_mul(I a, I b) noexcept { return arm::rounding_high_mul<Arch>(a, b); }
+  static I shift_right_arithmetic(I a, I count) noexcept { return arm::shift_right_arithmetic<Arch>(a, count); }
+};
+#endif
+
 template <class Arch>
 struct GemmBody {
+  using Fixed = FixedPointPieces<Arch>;
   using D = GemmDot<Arch>;
   using I = xsimd::batch<std::int32_t, Arch>;
   using F = xsimd::batch<float, Arch>;
@@ -206,6 +227,20 @@ struct GemmBody {
     }
   }
 
+  // ref::requantize_fixed for shifts <= 0, on whole batches: the rounding high multiply, then a division by
+  // 2^right rounded half away from zero (gemmlowp RoundingDivideByPOT), then the clamp around the zero point (done
+  // before adding it, so nothing overflows) and the zero point.
+  static I fixed_point_codes(I v, I multiplier, I right, const GemmProblem& p) noexcept {
+    using Pieces = detail::Pieces<Arch>;
+    const I high = Fixed::rounding_high_mul(v, multiplier);
+    const I mask = Pieces::shift_left_lanes(I(1), right) - I(1);
+    const I remainder = high & mask;
+    const I threshold = (mask >> 1) - (high >> 31);  // + 1 for negative values
+    const I rounded = Fixed::shift_right_arithmetic(high, right) + Pieces::select(remainder > threshold, I(1), I(0));
+    const I zo(p.out_zero_point);
+    return xsimd::min(xsimd::max(rounded, I(p.out_min) - zo), I(p.out_max) - zo) + zo;
+  }
+
   static void epilogue(const GemmProblem& p, std::ptrdiff_t m0, std::ptrdiff_t n0, int rows,
                        const I (&acc)[kMr][kNv]) noexcept {
     const std::ptrdiff_t valid_cols = std::min<std::ptrdiff_t>(kNr, p.n - n0);
@@ -235,16 +270,25 @@ struct GemmBody {
           }
           case gemm_output::requantize_fixed_s8:
           case gemm_output::requantize_fixed_u8: {
-            // The rounding high multiply needs 64-bit products: the scalar stage (its <Arch> copy) per element.
-            alignas(64) std::int32_t v_biased[kL];
-            (c + I::load_aligned(p.bias_i32 + n)).store_aligned(v_biased);
-            for (int j = 0; j < count; ++j) {
-              const std::int32_t q = ref::requantize_fixed<Arch>(v_biased[j], p.fixed_multiplier[n + j],
-                                                                 p.fixed_shift[n + j], p.out_zero_point, p.out_min,
-                                                                 p.out_max);
-              if (p.output == gemm_output::requantize_fixed_s8) static_cast<std::int8_t*>(p.c)[at + j] = static_cast<std::int8_t>(q);
-              else static_cast<std::uint8_t*>(p.c)[at + j] = static_cast<std::uint8_t>(q);
+            const I v_biased = c + I::load_aligned(p.bias_i32 + n);
+            if (p.fixed_left_shift) {
+              // Multipliers above 1 (a positive shift) need a saturating left shift first: the scalar stage (its
+              // own <Arch> copy), per element. Requantization multipliers are below 1 in practice.
+              alignas(64) std::int32_t values[kL];
+              v_biased.store_aligned(values);
+              for (int j = 0; j < count; ++j) {
+                const std::int32_t q = ref::requantize_fixed<Arch>(values[j], p.fixed_multiplier[n + j],
+                                                                   p.fixed_shift[n + j], p.out_zero_point,
+                                                                   p.out_min, p.out_max);
+                if (p.output == gemm_output::requantize_fixed_s8) static_cast<std::int8_t*>(p.c)[at + j] = static_cast<std::int8_t>(q);
+                else static_cast<std::uint8_t*>(p.c)[at + j] = static_cast<std::uint8_t>(q);
+              }
+              break;
             }
+            const I q = fixed_point_codes(v_biased, I::load_aligned(p.fixed_multiplier + n),
+                                          I(0) - I::load_aligned(p.fixed_shift + n), p);
+            if (p.output == gemm_output::requantize_fixed_s8) store_bytes(static_cast<std::int8_t*>(p.c) + at, q, count);
+            else store_bytes(static_cast<std::uint8_t*>(p.c) + at, q, count);
             break;
           }
           case gemm_output::dequantize_f32: {

@@ -79,6 +79,41 @@ inline xsimd::batch<std::int32_t, Arch> madd_i16(xsimd::batch<std::int32_t, Arch
   return acc + xsimd::batch<std::int32_t, Arch>(_mm512_madd_epi16(a, b));
 }
 #endif
+#if XSIMD_WITH_AVX2
+/// lane j: floor((a[j] * b[j] + 2^30) / 2^31), the 64-bit product rounded to its high half, ties up: gemmlowp's
+/// SaturatingRoundingDoublingHighMul for b >= 0 (its one saturating case needs b = INT32_MIN). Even lanes keep
+/// the result in the low half of a 64-bit lane (shift right by 31), odd lanes in the high half (shift left by 1).
+template <class Arch, std::enable_if_t<is_avx2_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> rounding_high_mul(xsimd::batch<std::int32_t, Arch> a,
+                                                          xsimd::batch<std::int32_t, Arch> b) noexcept {
+  const __m256i nudge = _mm256_set1_epi64x(std::int64_t{1} << 30);
+  const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(a, b), nudge);
+  const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32)), nudge);
+  return _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
+}
+/// lane j: a[j] >> count[j], arithmetic (counts in [0, 31]).
+template <class Arch, std::enable_if_t<is_avx2_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> shift_right_arithmetic(xsimd::batch<std::int32_t, Arch> a,
+                                                               xsimd::batch<std::int32_t, Arch> count) noexcept {
+  return _mm256_srav_epi32(a, count);
+}
+#endif
+#if XSIMD_WITH_AVX512BW
+/// The same two on zmm.
+template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> rounding_high_mul(xsimd::batch<std::int32_t, Arch> a,
+                                                          xsimd::batch<std::int32_t, Arch> b) noexcept {
+  const __m512i nudge = _mm512_set1_epi64(std::int64_t{1} << 30);
+  const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(a, b), nudge);
+  const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32)), nudge);
+  return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1));
+}
+template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> shift_right_arithmetic(xsimd::batch<std::int32_t, Arch> a,
+                                                               xsimd::batch<std::int32_t, Arch> count) noexcept {
+  return _mm512_srav_epi32(a, count);
+}
+#endif
 #if defined(QMATH_HAVE_AVX512VNNI_ARCH)
 /// lane j: acc[j] + sum_{i<4} a.u8[4j+i] * b.s8[4j+i] (zmm, wraps modulo 2^32, never saturates).
 template <class Arch, std::enable_if_t<std::is_same<Arch, avx512vnni>::value, int> = 0>
