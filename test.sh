@@ -30,7 +30,7 @@ run_ctest() {  # preset [ctest args...]
   local preset=$1
   shift
   (cd "build/$preset" && ctest -j "$jobs" --output-on-failure "$@" | tee "ctest.log")
-  grep -h '^\[qmath\] covered ISA paths' "build/$preset"/Testing/Temporary/LastTest*.log 2>/dev/null | sort -u |
+  grep -hE '^\[qmath\] (covered ISA|GEMM) paths' "build/$preset"/Testing/Temporary/LastTest*.log 2>/dev/null | sort -u |
     sed "s/^/  $preset: /" >>"build/$preset/isa-coverage.txt" || true
   summary+=("$preset: $(grep -E 'tests passed' "build/$preset/ctest.log" | tail -1)")
 }
@@ -74,7 +74,12 @@ for stage in "${stages[@]}"; do
       configure_build aarch64
       # A full 2^32 sweep of every conversion mode takes ~16 minutes under emulation; CI sweeps every 257th input
       # (QMATH_SWEEP_STRIDE) on top of the unit tests' edge values. QMATH_SWEEP_STRIDE=1 ./test.sh aarch64 runs all.
-      QMATH_SWEEP_STRIDE=${QMATH_SWEEP_STRIDE:-257} run_ctest aarch64
+      # QEMU_CPU picks qemu-user's CPU model. max (qemu's default too, named so neither another default nor an
+      # exported QEMU_CPU drops it) has the dot-product extension: the full run covers the neon_dotprod GEMM.
+      QEMU_CPU=max QMATH_SWEEP_STRIDE=${QMATH_SWEEP_STRIDE:-257} run_ctest aarch64
+      # The GEMM tests again on a core without dotprod, where plain neon (int32 mla) is the path dispatch picks.
+      QEMU_CPU=cortex-a72 run_ctest aarch64 -R Gemm --no-tests=error
+      summary[-1]="aarch64 GEMM, QEMU_CPU=cortex-a72 (no dotprod): ${summary[-1]#aarch64: }"
       ;;
     consumer)
       rm -rf build/consumer
@@ -95,6 +100,7 @@ for stage in "${stages[@]}"; do
       configure_build release
       ./build/release/benchmarks/bench_convert --benchmark_min_time=0.01 --benchmark_filter='/65536$' >/dev/null
       ./build/release/benchmarks/bench_quantize --benchmark_min_time=0.01 --benchmark_filter='/65536$' >/dev/null
+      ./build/release/benchmarks/bench_gemm --benchmark_min_time=0.01 --benchmark_filter='/M:256/N:256/K:256/' >/dev/null
       summary+=("bench: bench_convert and bench_quantize ran every benchmark once (L2 size)")
       ;;
     *)

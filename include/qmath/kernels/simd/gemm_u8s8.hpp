@@ -177,7 +177,7 @@ struct GemmBody {
     for (int m = 0; m < R; ++m)
       for (int v = 0; v < kNv; ++v) sum[m][v] = I(0);
     for (std::ptrdiff_t g = 0; g < k_groups; ++g) {
-      __builtin_prefetch(b + kPrefetchBytes);
+      __builtin_prefetch(reinterpret_cast<const char*>(b) + kPrefetchBytes);
       I bv[kNv];
       for (int v = 0; v < kNv; ++v) bv[v] = D::load_b(b + v * kL * kKr);
       for (int m = 0; m < R; ++m) {
@@ -241,6 +241,14 @@ struct GemmBody {
     return xsimd::min(xsimd::max(rounded, I(p.out_min) - zo), I(p.out_max) - zo) + zo;
   }
 
+  // One rounding, as the reference's std::fma: xsimd::fma on AVX-512 is not fused (see x86/dot_int8.hpp).
+  static F fused_multiply_add(F a, F b, F c) noexcept {
+#if XSIMD_WITH_AVX512BW
+    if constexpr (x86::is_avx512_family<Arch>::value) return x86::fused_multiply_add<Arch>(a, b, c);
+#endif
+    return xsimd::fma(a, b, c);
+  }
+
   static void epilogue(const GemmProblem& p, std::ptrdiff_t m0, std::ptrdiff_t n0, int rows,
                        const I (&acc)[kMr][kNv]) noexcept {
     const std::ptrdiff_t valid_cols = std::min<std::ptrdiff_t>(kNr, p.n - n0);
@@ -293,7 +301,7 @@ struct GemmBody {
           }
           case gemm_output::dequantize_f32: {
             const F scale = F(p.a_scale[m]) * F::load_aligned(p.b_scale + n);
-            const F y = xsimd::fma(xsimd::to_float(c), scale, F::load_aligned(p.bias_f32 + n));
+            const F y = fused_multiply_add(xsimd::to_float(c), scale, F::load_aligned(p.bias_f32 + n));
             store_lanes(static_cast<float*>(p.c) + at, y, count);
             break;
           }

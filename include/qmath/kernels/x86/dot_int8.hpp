@@ -114,6 +114,15 @@ inline xsimd::batch<std::int32_t, Arch> shift_right_arithmetic(xsimd::batch<std:
   return _mm512_srav_epi32(a, count);
 }
 #endif
+#if XSIMD_WITH_AVX512BW
+/// a * b + c with one rounding (`vfmadd231ps` zmm). xsimd 8.1 has no AVX-512 fma: its fallback is a * b + c, which
+/// only a compiler that contracts across statements (GCC's -ffp-contract=fast, not clang) fuses.
+template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
+inline xsimd::batch<float, Arch> fused_multiply_add(xsimd::batch<float, Arch> a, xsimd::batch<float, Arch> b,
+                                                    xsimd::batch<float, Arch> c) noexcept {
+  return _mm512_fmadd_ps(a, b, c);
+}
+#endif
 #if defined(QMATH_HAVE_AVX512VNNI_ARCH)
 /// lane j: acc[j] + sum_{i<4} a.u8[4j+i] * b.s8[4j+i] (zmm, wraps modulo 2^32, never saturates).
 template <class Arch, std::enable_if_t<std::is_same<Arch, avx512vnni>::value, int> = 0>
