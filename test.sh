@@ -78,7 +78,7 @@ for stage in "${stages[@]}"; do
       # exported QEMU_CPU drops it) has the dot-product extension: the full run covers the neon_dotprod GEMM.
       QEMU_CPU=max QMATH_SWEEP_STRIDE=${QMATH_SWEEP_STRIDE:-257} run_ctest aarch64
       # The GEMM tests again on a core without dotprod, where plain neon (int32 mla) is the path dispatch picks.
-      QEMU_CPU=cortex-a72 run_ctest aarch64 -R Gemm --no-tests=error
+      QEMU_CPU=cortex-a72 run_ctest aarch64 -R 'Gemm|DynamicLinear' --no-tests=error
       summary[-1]="aarch64 GEMM, QEMU_CPU=cortex-a72 (no dotprod): ${summary[-1]#aarch64: }"
       ;;
     consumer)
