@@ -20,6 +20,13 @@ namespace detail {
 inline void require(bool ok, const char* function, const std::string& message) {
   if (!ok) throw error(std::string(function) + ": " + message);
 }
+
+/// Throws qmath::error("<function>: <message>"). For checks in loops over per-element parameters, where building
+/// the message before every check (as require's argument) would cost more than the work itself:
+///   if (!ok) detail::fail(fn, "entry " + std::to_string(i) + ...);
+[[noreturn]] inline void fail(const char* function, const std::string& message) {
+  throw error(std::string(function) + ": " + message);
+}
 }  // namespace detail
 
 }  // namespace qmath

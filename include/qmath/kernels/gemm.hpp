@@ -170,9 +170,9 @@ PackedGemmB pack_gemm_b(const TB* b, std::ptrdiff_t k, std::ptrdiff_t n, std::pt
                   fn, "zero points: need 1 or N = " + std::to_string(n) + " entries, got " +
                           std::to_string(zero_point_count));
   for (std::size_t i = 0; i < zero_point_count; ++i)
-    detail::require(zero_points[i] >= int_traits<TB>::kMin && zero_points[i] <= int_traits<TB>::kMax, fn,
-                    "zero point " + std::to_string(zero_points[i]) + " (entry " + std::to_string(i) +
-                        ") is outside the weight type's range");
+    if (zero_points[i] < int_traits<TB>::kMin || zero_points[i] > int_traits<TB>::kMax)
+      detail::fail(fn, "zero point " + std::to_string(zero_points[i]) + " (entry " + std::to_string(i) +
+                           ") is outside the weight type's range");
   if (path == isa::none) path = active_gemm_isa();
   const kernels::GemmKernels* table = kernels::gemm_kernels(path);
   detail::require(table != nullptr, fn, std::string("ISA path '") + isa_name(path) + "' is not compiled in");
@@ -443,8 +443,8 @@ void set_output(const GemmOutputRequantize<Q>& o, std::ptrdiff_t, std::ptrdiff_t
   require(o.multiplier != nullptr && (o.multiplier_count == 1 || o.multiplier_count == static_cast<std::size_t>(n)),
           fn, "multiplier: need 1 or N = " + std::to_string(n) + " entries");
   for (std::size_t i = 0; i < o.multiplier_count; ++i)
-    require(finite(o.multiplier[i]) && o.multiplier[i] > 0.0f, fn,
-            "multiplier entry " + std::to_string(i) + " is not finite and > 0");
+    if (!(finite(o.multiplier[i]) && o.multiplier[i] > 0.0f))
+      fail(fn, "multiplier entry " + std::to_string(i) + " is not finite and > 0");
   check_clamp<Q>(o.zero_point, o.min, o.max);
   expand<std::int32_t>(cols.bias_i32, o.bias, static_cast<std::size_t>(n), n, n_padded, 0);
   expand<float>(cols.multiplier, o.multiplier, o.multiplier_count, n, n_padded, 1.0f);
@@ -469,9 +469,9 @@ void set_output(const GemmOutputRequantizeFixed<Q>& o, std::ptrdiff_t, std::ptrd
               (o.multiplier_count == 1 || o.multiplier_count == static_cast<std::size_t>(n)),
           fn, "fixed-point multiplier and shift: need 1 or N = " + std::to_string(n) + " entries");
   for (std::size_t i = 0; i < o.multiplier_count; ++i) {
-    require(o.multiplier[i] >= 0, fn, "fixed-point multiplier entry " + std::to_string(i) + " is negative");
-    require(o.shift[i] >= -31 && o.shift[i] <= 30, fn,
-            "shift entry " + std::to_string(i) + " = " + std::to_string(o.shift[i]) + " is outside [-31, 30]");
+    if (o.multiplier[i] < 0) fail(fn, "fixed-point multiplier entry " + std::to_string(i) + " is negative");
+    if (o.shift[i] < -31 || o.shift[i] > 30)
+      fail(fn, "shift entry " + std::to_string(i) + " = " + std::to_string(o.shift[i]) + " is outside [-31, 30]");
   }
   check_clamp<Q>(o.zero_point, o.min, o.max);
   expand<std::int32_t>(cols.bias_i32, o.bias, static_cast<std::size_t>(n), n, n_padded, 0);
@@ -500,9 +500,9 @@ inline void set_output(const GemmOutputDequantize& o, std::ptrdiff_t m, std::ptr
   require(o.b_scale != nullptr && (o.b_scale_count == 1 || o.b_scale_count == static_cast<std::size_t>(n)), fn,
           "b_scale: need 1 or N = " + std::to_string(n) + " entries");
   for (std::size_t i = 0; i < o.a_scale_count; ++i)
-    require(finite(o.a_scale[i]), fn, "a_scale entry " + std::to_string(i) + " is not finite");
+    if (!finite(o.a_scale[i])) fail(fn, "a_scale entry " + std::to_string(i) + " is not finite");
   for (std::size_t i = 0; i < o.b_scale_count; ++i)
-    require(finite(o.b_scale[i]), fn, "b_scale entry " + std::to_string(i) + " is not finite");
+    if (!finite(o.b_scale[i])) fail(fn, "b_scale entry " + std::to_string(i) + " is not finite");
   expand<float>(cols.a_scale, o.a_scale, o.a_scale_count, m, m_padded, 1.0f);
   expand<float>(cols.b_scale, o.b_scale, o.b_scale_count, n, n_padded, 1.0f);
   expand<float>(cols.bias_f32, o.bias, static_cast<std::size_t>(n), n, n_padded, 0.0f);
@@ -536,8 +536,8 @@ void gemm(const GemmA<TA>& a, const PackedGemmB& b, const Output& out, const Gem
                       (a.zero_point_count == 1 || (m > 0 && a.zero_point_count == static_cast<std::size_t>(m))),
                   fn, "A zero points: need 1 or M = " + std::to_string(m) + " entries");
   for (std::size_t i = 0; i < a.zero_point_count; ++i)
-    detail::require(a.zero_point[i] >= int_traits<TA>::kMin && a.zero_point[i] <= int_traits<TA>::kMax, fn,
-                    "A zero point " + std::to_string(a.zero_point[i]) + " is outside the activation type's range");
+    if (a.zero_point[i] < int_traits<TA>::kMin || a.zero_point[i] > int_traits<TA>::kMax)
+      detail::fail(fn, "A zero point " + std::to_string(a.zero_point[i]) + " is outside the activation type's range");
   const std::int64_t max_k = gemm_max_k<TA>(a.zero_point, a.zero_point_count, b);
   detail::require(k <= max_k, fn, "K = " + std::to_string(k) + " exceeds " + std::to_string(max_k) +
                                       ", the largest K whose sums are exact in int32 for these zero points");

@@ -49,11 +49,11 @@ class DynamicQuantizedLinear {
     detail::require(weight != nullptr, fn, "null weight");
     const std::size_t count = static_cast<std::size_t>(out_features) * static_cast<std::size_t>(in_features);
     for (std::size_t i = 0; i < count; ++i)
-      detail::require(std::isfinite(weight[i]), fn, "weight element " + std::to_string(i) + " is not finite");
+      if (!std::isfinite(weight[i])) detail::fail(fn, "weight element " + std::to_string(i) + " is not finite");
     if (bias) {
       bias_.assign(bias, bias + out_features);
       for (std::ptrdiff_t i = 0; i < out_features; ++i)
-        detail::require(std::isfinite(bias[i]), fn, "bias element " + std::to_string(i) + " is not finite");
+        if (!std::isfinite(bias[i])) detail::fail(fn, "bias element " + std::to_string(i) + " is not finite");
     }
     ChooseOptions symmetric;
     symmetric.kind = scheme::symmetric;

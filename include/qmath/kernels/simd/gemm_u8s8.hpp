@@ -173,6 +173,10 @@ struct GemmBody {
   // do no wasted work and the tile stays in registers.
   template <int R>
   static void tile(const AElem* a, const BElem* b, std::ptrdiff_t k_groups, I (&acc)[kMr][kNv]) noexcept {
+    if constexpr (R == 1) {
+      single_row(a, b, k_groups, acc);
+      return;
+    }
     I sum[R][kNv];
     for (int m = 0; m < R; ++m)
       for (int v = 0; v < kNv; ++v) sum[m][v] = I(0);
@@ -189,6 +193,32 @@ struct GemmBody {
     }
     for (int m = 0; m < R; ++m)
       for (int v = 0; v < kNv; ++v) acc[m][v] = sum[m][v];
+  }
+
+  // One row (M = 1, GEMV): kNv sums alone would wait on the multiply-add latency, so four consecutive k groups go
+  // to four sets of sums, added at the end (integer addition: the order does not change the result).
+  static void single_row(const AElem* a, const BElem* b, std::ptrdiff_t k_groups, I (&acc)[kMr][kNv]) noexcept {
+    constexpr int kSplit = 4;
+    I sum[kSplit][kNv];
+    for (int u = 0; u < kSplit; ++u)
+      for (int v = 0; v < kNv; ++v) sum[u][v] = I(0);
+    std::ptrdiff_t g = 0;
+    for (; g + kSplit <= k_groups; g += kSplit) {
+      __builtin_prefetch(reinterpret_cast<const char*>(b) + 4 * kPrefetchBytes);
+      for (int u = 0; u < kSplit; ++u) {
+        const I av = D::broadcast_a(a + u * kMr * kKr);
+        for (int v = 0; v < kNv; ++v) sum[u][v] = D::madd(sum[u][v], av, D::load_b(b + (u * kNr + v * kL) * kKr));
+      }
+      a += kSplit * kMr * kKr;
+      b += kSplit * kNr * kKr;
+    }
+    for (; g < k_groups; ++g) {
+      const I av = D::broadcast_a(a);
+      for (int v = 0; v < kNv; ++v) sum[0][v] = D::madd(sum[0][v], av, D::load_b(b + v * kL * kKr));
+      a += kMr * kKr;
+      b += kNr * kKr;
+    }
+    for (int v = 0; v < kNv; ++v) acc[0][v] = (sum[0][v] + sum[1][v]) + (sum[2][v] + sum[3][v]);
   }
 
   static void run_tile(int rows, const AElem* a, const BElem* b, std::ptrdiff_t k_groups,
