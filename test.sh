@@ -101,7 +101,7 @@ for stage in "${stages[@]}"; do
       ./build/release/benchmarks/bench_convert --benchmark_min_time=0.01 --benchmark_filter='/65536$' >/dev/null
       ./build/release/benchmarks/bench_quantize --benchmark_min_time=0.01 --benchmark_filter='/65536$' >/dev/null
       ./build/release/benchmarks/bench_gemm --benchmark_min_time=0.01 --benchmark_filter='/M:256/N:256/K:256/' >/dev/null
-      summary+=("bench: bench_convert and bench_quantize ran every benchmark once (L2 size)")
+      summary+=("bench: bench_convert and bench_quantize ran every benchmark once (L2 size), bench_gemm every 256^3 one")
       ;;
     *)
       echo "unknown stage '$stage' (release clang asan fuzz aarch64 consumer bench)" >&2
