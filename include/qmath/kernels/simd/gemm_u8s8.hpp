@@ -40,61 +40,58 @@ struct GemmDot {
   static constexpr bool available = false;
 };
 
-#if XSIMD_WITH_AVX2
-template <class Arch>
-struct GemmDot<Arch, std::enable_if_t<std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value>> {
+#if XSIMD_WITH_AVX2 || XSIMD_WITH_AVX512BW
+namespace detail {
+// The two x86 inner products, shared by the ymm and zmm paths (Mr rows, Nv batches of columns per tile).
+// vpmaddwd: int16 A pairs, int8 B sign-extended as loaded (x86/dot_int8.hpp), A stored unshifted.
+template <class Arch, int Mr, int Nv>
+struct MaddI16Dot {
   static constexpr bool available = true;
   using AElem = std::int16_t;
   using BElem = std::int8_t;
   using I = xsimd::batch<std::int32_t, Arch>;
-  static constexpr int kMr = 6, kNv = 2, kKr = 2;
+  static constexpr int kMr = Mr, kNv = Nv, kKr = 2;
   static constexpr GemmLayout layout{kMr, kNv * static_cast<int>(I::size), kKr, 2, true, 1, 0, 0};
   static I broadcast_a(const AElem* p) noexcept { return x86::broadcast_word<Arch>(p); }
   static I load_b(const BElem* p) noexcept { return x86::load_widen_i8<Arch>(p); }
   static I madd(I acc, I a, I b) noexcept { return x86::madd_i16<Arch>(acc, a, b); }
 };
+}  // namespace detail
+#endif
+#if defined(QMATH_HAVE_AVX512VNNI_ARCH) || defined(QMATH_HAVE_AVXVNNI_ARCH)
+namespace detail {
+// vpdpbusd: uint8 A quads (int8 A stored + 128), int8 B quads.
+template <class Arch, int Mr, int Nv>
+struct DpbusdDot {
+  static constexpr bool available = true;
+  using AElem = std::uint8_t;
+  using BElem = std::int8_t;
+  using I = xsimd::batch<std::int32_t, Arch>;
+  static constexpr int kMr = Mr, kNv = Nv, kKr = 4;
+  static constexpr GemmLayout layout{kMr, kNv * static_cast<int>(I::size), kKr, 1, false, 1, 0, 128};
+  static I broadcast_a(const AElem* p) noexcept { return x86::broadcast_word<Arch>(p); }
+  static I load_b(const BElem* p) noexcept { return I::load_aligned(reinterpret_cast<const std::int32_t*>(p)); }
+  static I madd(I acc, I a, I b) noexcept { return x86::dot_u8s8<Arch>(acc, a, b); }
+};
+}  // namespace detail
+#endif
+// Tiles: 6 x 2 ymm batches (12 of 16 registers hold sums), 8 x 2 zmm batches (16 of 32).
+#if XSIMD_WITH_AVX2
+template <class Arch>
+struct GemmDot<Arch, std::enable_if_t<std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value>>
+    : detail::MaddI16Dot<Arch, 6, 2> {};
 #endif
 #if XSIMD_WITH_AVX512BW
 template <class Arch>
-struct GemmDot<Arch, std::enable_if_t<std::is_same<Arch, xsimd::avx512bw>::value>> {
-  static constexpr bool available = true;
-  using AElem = std::int16_t;
-  using BElem = std::int8_t;
-  using I = xsimd::batch<std::int32_t, Arch>;
-  static constexpr int kMr = 8, kNv = 2, kKr = 2;
-  static constexpr GemmLayout layout{kMr, kNv * static_cast<int>(I::size), kKr, 2, true, 1, 0, 0};
-  static I broadcast_a(const AElem* p) noexcept { return x86::broadcast_word<Arch>(p); }
-  static I load_b(const BElem* p) noexcept { return x86::load_widen_i8<Arch>(p); }
-  static I madd(I acc, I a, I b) noexcept { return x86::madd_i16<Arch>(acc, a, b); }
-};
+struct GemmDot<Arch, std::enable_if_t<std::is_same<Arch, xsimd::avx512bw>::value>> : detail::MaddI16Dot<Arch, 8, 2> {};
 #endif
 #if defined(QMATH_HAVE_AVX512VNNI_ARCH)
 template <class Arch>
-struct GemmDot<Arch, std::enable_if_t<std::is_same<Arch, x86::avx512vnni>::value>> {
-  static constexpr bool available = true;
-  using AElem = std::uint8_t;
-  using BElem = std::int8_t;
-  using I = xsimd::batch<std::int32_t, Arch>;
-  static constexpr int kMr = 8, kNv = 2, kKr = 4;
-  static constexpr GemmLayout layout{kMr, kNv * static_cast<int>(I::size), kKr, 1, false, 1, 0, 128};
-  static I broadcast_a(const AElem* p) noexcept { return x86::broadcast_word<Arch>(p); }
-  static I load_b(const BElem* p) noexcept { return I::load_aligned(reinterpret_cast<const std::int32_t*>(p)); }
-  static I madd(I acc, I a, I b) noexcept { return x86::dot_u8s8<Arch>(acc, a, b); }
-};
+struct GemmDot<Arch, std::enable_if_t<std::is_same<Arch, x86::avx512vnni>::value>> : detail::DpbusdDot<Arch, 8, 2> {};
 #endif
 #if defined(QMATH_HAVE_AVXVNNI_ARCH)
 template <class Arch>
-struct GemmDot<Arch, std::enable_if_t<std::is_same<Arch, x86::avxvnni>::value>> {
-  static constexpr bool available = true;
-  using AElem = std::uint8_t;
-  using BElem = std::int8_t;
-  using I = xsimd::batch<std::int32_t, Arch>;
-  static constexpr int kMr = 6, kNv = 2, kKr = 4;
-  static constexpr GemmLayout layout{kMr, kNv * static_cast<int>(I::size), kKr, 1, false, 1, 0, 128};
-  static I broadcast_a(const AElem* p) noexcept { return x86::broadcast_word<Arch>(p); }
-  static I load_b(const BElem* p) noexcept { return I::load_aligned(reinterpret_cast<const std::int32_t*>(p)); }
-  static I madd(I acc, I a, I b) noexcept { return x86::dot_u8s8<Arch>(acc, a, b); }
-};
+struct GemmDot<Arch, std::enable_if_t<std::is_same<Arch, x86::avxvnni>::value>> : detail::DpbusdDot<Arch, 6, 2> {};
 #endif
 #if XSIMD_WITH_NEON64
 template <class Arch>
