@@ -215,6 +215,7 @@ TEST_P(GemmApi, GemmRejectsBadActivations) {
     expect_error([&] { qmath::gemm(as, p.packed, out); }, "range", "int8 A zero point " + std::to_string(bad));
   }
   expect_error([&] { qmath::gemm(p.ga(), qmath::PackedGemmB{}, out); }, "not packed", "empty PackedGemmB");
+  expect_error([&] { qmath::gemm(p.ga(), p.packed, out, qmath::GemmOptions{-1}); }, "threads", "threads = -1");
   EXPECT_TRUE(c.untouched()) << "a rejected call wrote to C";
   // The same calls with the valid values do run.
   EXPECT_NO_THROW(qmath::gemm(p.ga(), p.packed, out));
@@ -237,6 +238,35 @@ TEST_P(GemmApi, GemmRejectsBadInt32Output) {
   EXPECT_TRUE(c.untouched()) << "a rejected call wrote to C";
 }
 
+// What both requantize stages reject alike: C and ldc, the output zero point outside Q, a clamp that is not an
+// interval of Q.
+template <class Q, class Out, class Run>
+void check_common_requantize_rejections(const Out& good, const Run& run, const std::string& type) {
+  const auto q_min = static_cast<std::int32_t>(qmath::int_traits<Q>::kMin);
+  const auto q_max = static_cast<std::int32_t>(qmath::int_traits<Q>::kMax);
+  Out o = good;
+  o.c = nullptr;
+  expect_error(run(o), "null C", type + " null C");
+  o = good;
+  o.ldc = Problem::kN - 1;
+  expect_error(run(o), "ldc", type + " ldc < N");
+  for (std::int32_t bad : {q_min - 1, q_max + 1}) {
+    o = good;
+    o.zero_point = bad;
+    expect_error(run(o), "zero point", type + " output zero point " + std::to_string(bad));
+  }
+  const std::pair<std::int32_t, std::int32_t> bad_clamps[] = {{q_min + 10, q_min + 9}, {q_min + 1, q_min},
+                                                              {q_min - 1, q_max},       {q_min, q_max + 1},
+                                                              {q_max, q_min},           {q_max + 1, q_max + 2}};
+  for (const auto& clamp : bad_clamps) {
+    o = good;
+    o.min = clamp.first;
+    o.max = clamp.second;
+    expect_error(run(o), "clamp",
+                 type + " clamp [" + std::to_string(clamp.first) + ", " + std::to_string(clamp.second) + "]");
+  }
+}
+
 template <class Q>
 void check_requantize_rejections(const Problem& p) {
   Sentinel<Q> c(Problem::kM * Problem::kLdc, Q(0x5A));
@@ -245,16 +275,10 @@ void check_requantize_rejections(const Problem& p) {
   const Out good{c.c.data(), Problem::kLdc, ones.data(), 1};
   auto run = [&p](const Out& o) { return [&p, o] { qmath::gemm(p.ga(), p.packed, o); }; };
   const std::string type = qmath::int_traits<Q>::kName;
-  const auto q_min = static_cast<std::int32_t>(qmath::int_traits<Q>::kMin);
   const auto q_max = static_cast<std::int32_t>(qmath::int_traits<Q>::kMax);
 
+  check_common_requantize_rejections<Q>(good, run, type);
   Out o = good;
-  o.c = nullptr;
-  expect_error(run(o), "null C", type + " null C");
-  o = good;
-  o.ldc = Problem::kN - 1;
-  expect_error(run(o), "ldc", type + " ldc < N");
-  o = good;
   o.multiplier = nullptr;
   expect_error(run(o), "multiplier", type + " null multiplier");
   for (std::size_t count : {std::size_t{0}, std::size_t{2}, std::size_t{Problem::kN + 1}}) {
@@ -271,20 +295,6 @@ void check_requantize_rejections(const Problem& p) {
     o.multiplier = per_column.data();
     o.multiplier_count = per_column.size();
     expect_error(run(o), "multiplier", type + " last per-column multiplier " + std::to_string(bad));
-  }
-  for (std::int32_t bad : {q_min - 1, q_max + 1}) {
-    o = good;
-    o.zero_point = bad;
-    expect_error(run(o), "zero point", type + " output zero point " + std::to_string(bad));
-  }
-  const std::pair<std::int32_t, std::int32_t> bad_clamps[] = {
-      {q_min + 10, q_min + 9}, {q_min - 1, q_max}, {q_min, q_max + 1}, {q_max, q_min}, {q_max + 1, q_max + 2}};
-  for (const auto& clamp : bad_clamps) {
-    o = good;
-    o.min = clamp.first;
-    o.max = clamp.second;
-    expect_error(run(o), "clamp",
-                 type + " clamp [" + std::to_string(clamp.first) + ", " + std::to_string(clamp.second) + "]");
   }
   EXPECT_TRUE(c.untouched()) << type << ": a rejected call wrote to C";
   // Boundary values are accepted: a denormal multiplier, the ends of Q for the zero point, a one-code clamp.
@@ -307,16 +317,8 @@ void check_fixed_rejections(const Problem& p) {
   const Out good{c.c.data(), Problem::kLdc, &multiplier, &shift, 1};
   auto run = [&p](const Out& o) { return [&p, o] { qmath::gemm(p.ga(), p.packed, o); }; };
   const std::string type = qmath::int_traits<Q>::kName;
-  const auto q_min = static_cast<std::int32_t>(qmath::int_traits<Q>::kMin);
-  const auto q_max = static_cast<std::int32_t>(qmath::int_traits<Q>::kMax);
-
+  check_common_requantize_rejections<Q>(good, run, type);
   Out o = good;
-  o.c = nullptr;
-  expect_error(run(o), "null C", type + " null C");
-  o = good;
-  o.ldc = Problem::kN - 1;
-  expect_error(run(o), "ldc", type + " ldc < N");
-  o = good;
   o.multiplier = nullptr;
   expect_error(run(o), "multiplier", type + " null multiplier");
   o = good;
@@ -343,19 +345,6 @@ void check_fixed_rejections(const Problem& p) {
     o.shift = shifts.data();
     o.multiplier_count = shifts.size();
     expect_error(run(o), "shift", type + " last per-column shift " + std::to_string(bad));
-  }
-  for (std::int32_t bad : {q_min - 1, q_max + 1}) {
-    o = good;
-    o.zero_point = bad;
-    expect_error(run(o), "zero point", type + " output zero point " + std::to_string(bad));
-  }
-  for (const auto& clamp :
-       {std::make_pair(q_min + 1, q_min), std::make_pair(q_min - 1, q_max), std::make_pair(q_min, q_max + 1)}) {
-    o = good;
-    o.min = clamp.first;
-    o.max = clamp.second;
-    expect_error(run(o), "clamp",
-                 type + " clamp [" + std::to_string(clamp.first) + ", " + std::to_string(clamp.second) + "]");
   }
   EXPECT_TRUE(c.untouched()) << type << ": a rejected call wrote to C";
   // Both ends of the shift range, and a zero multiplier, are accepted.

@@ -278,7 +278,7 @@ struct GemmOutputDequantize {
 };
 
 struct GemmOptions {
-  int threads = 0;  ///< 0: omp_get_max_threads() under OpenMP, else 1
+  int threads = 0;  ///< 0: omp_get_max_threads() under OpenMP, else 1; negative throws
 };
 
 /// The largest K gemm() accepts for these zero points (see the top of this file).
@@ -394,8 +394,6 @@ void expand(T* dst, const T* src, std::size_t count, std::ptrdiff_t n, std::ptrd
   for (std::ptrdiff_t i = 0; i < n_padded; ++i) dst[i] = i < n ? (src ? src[count == 1 ? 0 : i] : fill) : fill;
 }
 
-inline bool finite(float v) noexcept { return std::isfinite(v); }
-
 template <class Q>
 constexpr kernels::gemm_output requantize_kind(bool fixed) noexcept {
   return std::is_same<Q, std::int8_t>::value
@@ -403,7 +401,7 @@ constexpr kernels::gemm_output requantize_kind(bool fixed) noexcept {
              : (fixed ? kernels::gemm_output::requantize_fixed_u8 : kernels::gemm_output::requantize_u8);
 }
 
-/// Fills the output-stage part of the problem; per-column arrays go to `columns` (n_padded entries each).
+/// Per-call scratch for the output stage's parameters, expanded to n_padded entries (a_scale: m_padded).
 struct ColumnArrays {
   std::int32_t* bias_i32;
   float* bias_f32;
@@ -414,101 +412,91 @@ struct ColumnArrays {
   float* a_scale;  // per row, m_padded entries
 };
 
-inline void set_output(const GemmOutputInt32& o, std::ptrdiff_t, std::ptrdiff_t n, std::ptrdiff_t, std::ptrdiff_t,
-                       kernels::GemmProblem& p, const ColumnArrays&) {
+// set_output checks one output stage and fills the output part of the problem. Every stage has C and ldc:
+template <class T>
+void set_c(T* c, std::ptrdiff_t ldc, std::ptrdiff_t n, kernels::gemm_output kind, kernels::GemmProblem& p) {
   constexpr const char* fn = "qmath::gemm";
-  require(o.c != nullptr, fn, "null C");
-  require(o.ldc >= n, fn, "ldc = " + std::to_string(o.ldc) + " is below N = " + std::to_string(n));
-  p.output = kernels::gemm_output::int32;
-  p.c = o.c;
-  p.ldc = o.ldc;
+  require(c != nullptr, fn, "null C");
+  require(ldc >= n, fn, "ldc = " + std::to_string(ldc) + " is below N = " + std::to_string(n));
+  p.output = kind;
+  p.c = c;
+  p.ldc = ldc;
 }
 
-template <class Q>
-void check_clamp(std::int32_t zero_point, std::int32_t min, std::int32_t max) {
+// ... and both requantize stages an int32 bias, an output zero point and a clamp.
+template <class Q, class Output>
+void set_requantize_common(const Output& o, std::ptrdiff_t n, std::ptrdiff_t n_padded, bool fixed,
+                           kernels::GemmProblem& p, const ColumnArrays& cols) {
+  static_assert(std::is_same<Q, std::int8_t>::value || std::is_same<Q, std::uint8_t>::value, "int8_t or uint8_t C");
   constexpr const char* fn = "qmath::gemm";
-  require(zero_point >= int_traits<Q>::kMin && zero_point <= int_traits<Q>::kMax, fn,
-          "output zero point " + std::to_string(zero_point) + " is outside the output type's range");
-  require(min >= int_traits<Q>::kMin && max <= int_traits<Q>::kMax && min <= max, fn,
-          "output clamp [" + std::to_string(min) + ", " + std::to_string(max) + "] is not an interval of the output type");
+  set_c(o.c, o.ldc, n, requantize_kind<Q>(fixed), p);
+  require(o.zero_point >= int_traits<Q>::kMin && o.zero_point <= int_traits<Q>::kMax, fn,
+          "output zero point " + std::to_string(o.zero_point) + " is outside the output type's range");
+  require(o.min >= int_traits<Q>::kMin && o.max <= int_traits<Q>::kMax && o.min <= o.max, fn,
+          "output clamp [" + std::to_string(o.min) + ", " + std::to_string(o.max) +
+              "] is not an interval of the output type");
+  expand<std::int32_t>(cols.bias_i32, o.bias, static_cast<std::size_t>(n), n, n_padded, 0);
+  p.bias_i32 = cols.bias_i32;
+  p.out_zero_point = o.zero_point;
+  p.out_min = o.min;
+  p.out_max = o.max;
+}
+
+inline void set_output(const GemmOutputInt32& o, std::ptrdiff_t, std::ptrdiff_t n, std::ptrdiff_t, std::ptrdiff_t,
+                       kernels::GemmProblem& p, const ColumnArrays&) {
+  set_c(o.c, o.ldc, n, kernels::gemm_output::int32, p);
 }
 
 template <class Q>
 void set_output(const GemmOutputRequantize<Q>& o, std::ptrdiff_t, std::ptrdiff_t n, std::ptrdiff_t,
                 std::ptrdiff_t n_padded, kernels::GemmProblem& p, const ColumnArrays& cols) {
-  static_assert(std::is_same<Q, std::int8_t>::value || std::is_same<Q, std::uint8_t>::value, "int8_t or uint8_t C");
   constexpr const char* fn = "qmath::gemm";
-  require(o.c != nullptr, fn, "null C");
-  require(o.ldc >= n, fn, "ldc = " + std::to_string(o.ldc) + " is below N = " + std::to_string(n));
+  set_requantize_common<Q>(o, n, n_padded, false, p, cols);
   require(o.multiplier != nullptr && (o.multiplier_count == 1 || o.multiplier_count == static_cast<std::size_t>(n)),
           fn, "multiplier: need 1 or N = " + std::to_string(n) + " entries");
   for (std::size_t i = 0; i < o.multiplier_count; ++i)
-    if (!(finite(o.multiplier[i]) && o.multiplier[i] > 0.0f))
+    if (!(std::isfinite(o.multiplier[i]) && o.multiplier[i] > 0.0f))
       fail(fn, "multiplier entry " + std::to_string(i) + " is not finite and > 0");
-  check_clamp<Q>(o.zero_point, o.min, o.max);
-  expand<std::int32_t>(cols.bias_i32, o.bias, static_cast<std::size_t>(n), n, n_padded, 0);
   expand<float>(cols.multiplier, o.multiplier, o.multiplier_count, n, n_padded, 1.0f);
-  p.output = requantize_kind<Q>(false);
-  p.c = o.c;
-  p.ldc = o.ldc;
-  p.bias_i32 = cols.bias_i32;
   p.multiplier = cols.multiplier;
-  p.out_zero_point = o.zero_point;
-  p.out_min = o.min;
-  p.out_max = o.max;
 }
 
 template <class Q>
 void set_output(const GemmOutputRequantizeFixed<Q>& o, std::ptrdiff_t, std::ptrdiff_t n, std::ptrdiff_t,
                 std::ptrdiff_t n_padded, kernels::GemmProblem& p, const ColumnArrays& cols) {
-  static_assert(std::is_same<Q, std::int8_t>::value || std::is_same<Q, std::uint8_t>::value, "int8_t or uint8_t C");
   constexpr const char* fn = "qmath::gemm";
-  require(o.c != nullptr, fn, "null C");
-  require(o.ldc >= n, fn, "ldc = " + std::to_string(o.ldc) + " is below N = " + std::to_string(n));
+  set_requantize_common<Q>(o, n, n_padded, true, p, cols);
   require(o.multiplier != nullptr && o.shift != nullptr &&
               (o.multiplier_count == 1 || o.multiplier_count == static_cast<std::size_t>(n)),
           fn, "fixed-point multiplier and shift: need 1 or N = " + std::to_string(n) + " entries");
+  p.fixed_left_shift = false;
   for (std::size_t i = 0; i < o.multiplier_count; ++i) {
     if (o.multiplier[i] < 0) fail(fn, "fixed-point multiplier entry " + std::to_string(i) + " is negative");
     if (o.shift[i] < -31 || o.shift[i] > 30)
       fail(fn, "shift entry " + std::to_string(i) + " = " + std::to_string(o.shift[i]) + " is outside [-31, 30]");
+    p.fixed_left_shift = p.fixed_left_shift || o.shift[i] > 0;
   }
-  check_clamp<Q>(o.zero_point, o.min, o.max);
-  expand<std::int32_t>(cols.bias_i32, o.bias, static_cast<std::size_t>(n), n, n_padded, 0);
   expand<std::int32_t>(cols.fixed_multiplier, o.multiplier, o.multiplier_count, n, n_padded, 0);
   expand<std::int32_t>(cols.fixed_shift, o.shift, o.multiplier_count, n, n_padded, 0);
-  p.output = requantize_kind<Q>(true);
-  p.c = o.c;
-  p.ldc = o.ldc;
-  p.bias_i32 = cols.bias_i32;
   p.fixed_multiplier = cols.fixed_multiplier;
   p.fixed_shift = cols.fixed_shift;
-  p.fixed_left_shift = false;
-  for (std::size_t i = 0; i < o.multiplier_count; ++i) p.fixed_left_shift = p.fixed_left_shift || o.shift[i] > 0;
-  p.out_zero_point = o.zero_point;
-  p.out_min = o.min;
-  p.out_max = o.max;
 }
 
 inline void set_output(const GemmOutputDequantize& o, std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t m_padded,
                        std::ptrdiff_t n_padded, kernels::GemmProblem& p, const ColumnArrays& cols) {
   constexpr const char* fn = "qmath::gemm";
-  require(o.c != nullptr, fn, "null C");
-  require(o.ldc >= n, fn, "ldc = " + std::to_string(o.ldc) + " is below N = " + std::to_string(n));
+  set_c(o.c, o.ldc, n, kernels::gemm_output::dequantize_f32, p);
   require(o.a_scale != nullptr && (o.a_scale_count == 1 || o.a_scale_count == static_cast<std::size_t>(m)), fn,
           "a_scale: need 1 or M = " + std::to_string(m) + " entries");
   require(o.b_scale != nullptr && (o.b_scale_count == 1 || o.b_scale_count == static_cast<std::size_t>(n)), fn,
           "b_scale: need 1 or N = " + std::to_string(n) + " entries");
   for (std::size_t i = 0; i < o.a_scale_count; ++i)
-    if (!finite(o.a_scale[i])) fail(fn, "a_scale entry " + std::to_string(i) + " is not finite");
+    if (!std::isfinite(o.a_scale[i])) fail(fn, "a_scale entry " + std::to_string(i) + " is not finite");
   for (std::size_t i = 0; i < o.b_scale_count; ++i)
-    if (!finite(o.b_scale[i])) fail(fn, "b_scale entry " + std::to_string(i) + " is not finite");
+    if (!std::isfinite(o.b_scale[i])) fail(fn, "b_scale entry " + std::to_string(i) + " is not finite");
   expand<float>(cols.a_scale, o.a_scale, o.a_scale_count, m, m_padded, 1.0f);
   expand<float>(cols.b_scale, o.b_scale, o.b_scale_count, n, n_padded, 1.0f);
   expand<float>(cols.bias_f32, o.bias, static_cast<std::size_t>(n), n, n_padded, 0.0f);
-  p.output = kernels::gemm_output::dequantize_f32;
-  p.c = o.c;
-  p.ldc = o.ldc;
   p.a_scale = cols.a_scale;
   p.b_scale = cols.b_scale;
   p.bias_f32 = cols.bias_f32;
@@ -526,6 +514,7 @@ void gemm(const GemmA<TA>& a, const PackedGemmB& b, const Output& out, const Gem
                 "qmath::gemm: activations are uint8_t or int8_t");
   constexpr const char* fn = "qmath::gemm";
   detail::require(!b.empty(), fn, "the weights are not packed");
+  detail::require(options.threads >= 0, fn, "threads = " + std::to_string(options.threads) + " is negative");
   detail::require(has(supported_isas(), b.path()), fn,
                   std::string("this CPU cannot run ISA path '") + isa_name(b.path()) + "' the weights were packed for");
   const std::ptrdiff_t m = a.m, n = b.n(), k = b.k();
