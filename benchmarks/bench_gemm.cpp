@@ -60,7 +60,7 @@
 
 #include "qmath/core/cpu.hpp"
 #include "qmath/kernels/dispatch.hpp"
-#include "qmath/kernels/gemm.hpp"
+#include "qmath/gemm.hpp"
 #include "qmath/kernels/ref/gemm_u8s8.hpp"
 #include "qmath/nn/dynamic_linear.hpp"
 #include "shapes.hpp"

@@ -25,5 +25,5 @@
 #include "qmath/metrics.hpp"
 #include "qmath/io/npy.hpp"
 #include "qmath/io/safetensors.hpp"
-#include "qmath/kernels/gemm.hpp"
+#include "qmath/gemm.hpp"
 #include "qmath/nn/dynamic_linear.hpp"

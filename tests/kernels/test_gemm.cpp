@@ -18,7 +18,7 @@
 #include "qmath/core/cpu.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/kernels/dispatch.hpp"
-#include "qmath/kernels/gemm.hpp"
+#include "qmath/gemm.hpp"
 #include "support/gemm_tester.hpp"
 #include "support/isa_params.hpp"
 

@@ -17,7 +17,7 @@
 #include "qmath/core/cpu.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/kernels/dispatch.hpp"
-#include "qmath/kernels/gemm.hpp"
+#include "qmath/gemm.hpp"
 #include "qmath/kernels/ref/gemm_u8s8.hpp"
 #include "support/gemm_tester.hpp"
 #include "support/isa_params.hpp"

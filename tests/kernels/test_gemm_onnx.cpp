@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "qmath/format/fp16.hpp"
-#include "qmath/kernels/gemm.hpp"
+#include "qmath/gemm.hpp"
 #include "support/gemm_tester.hpp"
 #include "support/isa_params.hpp"
 #include "support/onnx_vectors.hpp"

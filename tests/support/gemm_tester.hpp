@@ -35,7 +35,7 @@
 #include "qmath/core/error.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/kernels/dispatch.hpp"
-#include "qmath/kernels/gemm.hpp"
+#include "qmath/gemm.hpp"
 #include "qmath/kernels/ref/gemm_u8s8.hpp"
 #include "qmath/quant/requantize.hpp"
 

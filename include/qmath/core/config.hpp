@@ -17,3 +17,10 @@
 #else
 #define QMATH_ARCH_AARCH64 0
 #endif
+
+// Keeps a function out of line (a register tile the compiler must allocate on its own, see docs/gemm.md).
+#if defined(__GNUC__) || defined(__clang__)
+#define QMATH_NOINLINE __attribute__((noinline))
+#else
+#define QMATH_NOINLINE
+#endif

@@ -19,6 +19,7 @@
 #include "qmath/kernels/quantize_table.hpp"
 #include "qmath/kernels/ref/convert.hpp"
 #include "qmath/kernels/ref/gemm_u8s8.hpp"
+#include "qmath/kernels/ref/pack.hpp"
 #include "qmath/kernels/ref/quantize.hpp"
 
 #if !defined(QMATH_RUNTIME_DISPATCH)
@@ -47,7 +48,8 @@ inline constexpr QuantizeKernels kScalarQuantizeKernels{
     {&ref::requantize<std::int8_t>, &ref::requantize<std::uint8_t>, &ref::requantize<std::int16_t>,
      &ref::requantize<std::uint16_t>}};
 
-inline constexpr GemmKernels kScalarGemmKernels{isa::scalar, ref::kScalarGemmLayout, &ref::gemm_compute_scalar};
+inline constexpr GemmKernels kScalarGemmKernels{isa::scalar, ref::kScalarGemmLayout, &ref::gemm_compute_scalar,
+                                                &ref::gemm_pack_a_scalar};
 
 #if defined(QMATH_RUNTIME_DISPATCH)
 namespace detail {

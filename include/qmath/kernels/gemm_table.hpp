@@ -50,6 +50,7 @@ struct GemmProblem {
   const std::int32_t* b_col_terms;        ///< colsum_k(B) - k * zb, per column (mod 2^32)
   const std::int32_t* b_zero_points;      ///< zb per column
   bool b_zero_points_zero;                ///< every zb is 0: skip the zb * rowsum term
+  const std::int32_t* b_col_offsets;      ///< za * b_col_terms per column when every row has the same za, else null
 
   gemm_output output;
   void* c;                                ///< element type from `output`
@@ -65,6 +66,30 @@ struct GemmProblem {
   const float* b_scale;                   ///< dequantize: per column
 };
 
+/// What the A packer reads.
+enum class gemm_a_source : std::uint8_t {
+  u8,   ///< uint8 codes
+  s8,   ///< int8 codes
+  f32,  ///< fp32, quantized to uint8 on the way: clamp(round_half_even(x * factor) + zero_point, 0, 255), NaN ->
+        ///< zero_point (PyTorch numerics, factor = 1 / scale), as quantize<uint8_t> does
+};
+
+/// A row-major M x K source of A: element (m, k) at data[m * ld + k] (in elements of its kind).
+struct GemmASource {
+  gemm_a_source kind;
+  const void* data;
+  std::ptrdiff_t ld;
+  const float* factor = nullptr;             ///< f32: one per row when per_row, else one
+  const std::int32_t* zero_point = nullptr;  ///< f32: in [0, 255], as many as factor
+  bool per_row = false;
+};
+
+/// Packs the row panels [panel_begin, panel_end) of the M x K source into `out` (panels panel_bytes apart) with the
+/// layout's stored values, and the row sums of the stored values (round_up(m, mr) entries, zero past M).
+using GemmPackAFn = void (*)(const GemmLayout&, const GemmASource&, std::ptrdiff_t m, std::ptrdiff_t k,
+                             std::ptrdiff_t k_groups, std::ptrdiff_t panel_begin, std::ptrdiff_t panel_end,
+                             unsigned char* out, std::ptrdiff_t panel_bytes, std::int32_t* row_sums) noexcept;
+
 /// A kernel computes the tiles of C in rows [m_begin, m_end) and columns [n_begin, n_end); the bounds are
 /// multiples of mr and nr (m_end, n_end may be the padded sizes: rows and columns past m, n are not written).
 using GemmComputeFn = void (*)(const GemmProblem&, std::ptrdiff_t m_begin, std::ptrdiff_t m_end,
@@ -74,6 +99,7 @@ struct GemmKernels {
   isa path;
   GemmLayout layout;
   GemmComputeFn compute;
+  GemmPackAFn pack_a;
 };
 
 }  // namespace kernels

@@ -23,7 +23,7 @@
 
 #include "qmath/core/error.hpp"
 #include "qmath/kernels/dispatch.hpp"
-#include "qmath/kernels/gemm.hpp"
+#include "qmath/gemm.hpp"
 #include "qmath/quant/choose.hpp"
 #include "qmath/quant/quantize.hpp"
 

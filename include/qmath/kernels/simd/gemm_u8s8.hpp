@@ -14,14 +14,18 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include <xsimd/xsimd.hpp>
+
+#include "qmath/core/config.hpp"
 
 #include "qmath/kernels/simd/gcc_warnings.hpp"
 
 #include "qmath/kernels/arm/dot_int8.hpp"
 #include "qmath/kernels/gemm_table.hpp"
 #include "qmath/kernels/ref/gemm_u8s8.hpp"
+#include "qmath/kernels/ref/pack.hpp"
 #include "qmath/kernels/simd/quantize.hpp"
 #include "qmath/kernels/x86/dot_int8.hpp"
 
@@ -162,74 +166,84 @@ struct GemmBody {
   using BElem = typename D::BElem;
   static constexpr int kL = static_cast<int>(I::size);
   static constexpr int kMr = D::kMr, kNv = D::kNv, kKr = D::kKr, kNr = kNv * kL;
-  // B streams through the tile once per row panel; a prefetch this far ahead hides the L2 / L3 latency that the
-  // hardware prefetcher alone leaves exposed when the tile is short (M = 1).
-  static constexpr int kPrefetchBytes = 1024;
-
-  // Rows < R of the tile, over k_groups groups of kKr. R is a template argument so that short panels (M = 1)
-  // do no wasted work and the tile stays in registers.
+  // Register budget for accumulators: what is left of the vector registers after the B batches and an A
+  // broadcast (32 zmm / NEON registers, 16 ymm).
+  static constexpr int kMaxAccumulators = (sizeof(I) == 32 ? 16 : 32) - kNv - 2;
+  static constexpr std::ptrdiff_t kGroupBBytes = static_cast<std::ptrdiff_t>(kNr * kKr * sizeof(BElem));
+  static constexpr std::ptrdiff_t kGroupABytes = static_cast<std::ptrdiff_t>(kMr * kKr * sizeof(AElem));
+  // Blocking (docs/gemm.md): a K slice of one B panel (kSliceBytes) stays in L1 while every row panel of a row
+  // block passes over it; the block's packed A (kABlockBytes over all of K) stays in L2 while the column panels
+  // pass over it. With several K slices, the int32 partial sums of a block (at most kPartialRows x kNr) wait on
+  // the stack between slices.
+  static constexpr std::ptrdiff_t kSliceBytes = 16 * 1024;
+  static constexpr std::ptrdiff_t kABlockBytes = 384 * 1024;
+  static constexpr std::ptrdiff_t kPartialBytes = 16 * 1024;
+  static constexpr std::ptrdiff_t kPartialRows = std::max<std::ptrdiff_t>(kMr, kPartialBytes / (kNr * 4) / kMr * kMr);
+  // Streaming B (few rows): prefetch this far ahead, one request per cache line read.
+  static constexpr std::ptrdiff_t kPrefetchBytes = 2048;
+  // Up to this many rows, tiles span several column panels (GEMV is bound by reading the weights: more
+  // independent sums per byte of A, one pass over B).
+  static constexpr int kWideRows = 4;
   template <int R>
-  static void tile(const AElem* a, const BElem* b, std::ptrdiff_t k_groups, I (&acc)[kMr][kNv]) noexcept {
-    if constexpr (R == 1) {
-      single_row(a, b, k_groups, acc);
-      return;
+  static constexpr int wide_panels() noexcept {
+    return std::max(1, std::min(4, kMaxAccumulators / (R * kNv)));
+  }
+
+  template <bool Prefetch>
+  static void prefetch_b(const BElem* b, std::ptrdiff_t g) noexcept {
+    if constexpr (Prefetch) {
+      const char* at = reinterpret_cast<const char*>(b) + kPrefetchBytes;
+      if constexpr (kGroupBBytes >= 64) {
+        for (std::ptrdiff_t line = 0; line < kGroupBBytes; line += 64) __builtin_prefetch(at + line);
+      } else if ((g * kGroupBBytes) % 64 == 0) {
+        __builtin_prefetch(at);
+      }
     }
-    I sum[R][kNv];
-    for (int m = 0; m < R; ++m)
-      for (int v = 0; v < kNv; ++v) sum[m][v] = I(0);
-    for (std::ptrdiff_t g = 0; g < k_groups; ++g) {
-      __builtin_prefetch(reinterpret_cast<const char*>(b) + kPrefetchBytes);
-      I bv[kNv];
-      for (int v = 0; v < kNv; ++v) bv[v] = D::load_b(b + v * kL * kKr);
-      for (int m = 0; m < R; ++m) {
-        const I av = D::broadcast_a(a + m * kKr);
-        for (int v = 0; v < kNv; ++v) sum[m][v] = D::madd(sum[m][v], av, bv[v]);
+  }
+
+  // The register tile: R rows x W column panels over `groups` groups of kKr, added to acc (which the caller
+  // initializes). Its own function so that the sums stay in registers across the loop (docs/gemm.md says how
+  // that is checked); b_stride is the distance between column panels, in BElem.
+  template <int R, int W, bool Prefetch>
+  QMATH_NOINLINE static void tile(const AElem* a, const BElem* b, std::ptrdiff_t b_stride,
+                                             std::ptrdiff_t groups, I (&acc)[W][kMr][kNv]) noexcept {
+    I sum[W][R][kNv];
+    for (int w = 0; w < W; ++w)
+      for (int m = 0; m < R; ++m)
+        for (int v = 0; v < kNv; ++v) sum[w][m][v] = acc[w][m][v];
+    for (std::ptrdiff_t g = 0; g < groups; ++g) {
+      if constexpr (W == 1) {
+        prefetch_b<Prefetch>(b, g);
+        I bv[kNv];
+        for (int v = 0; v < kNv; ++v) bv[v] = D::load_b(b + v * kL * kKr);
+        for (int m = 0; m < R; ++m) {
+          const I av = D::broadcast_a(a + m * kKr);
+          for (int v = 0; v < kNv; ++v) sum[0][m][v] = D::madd(sum[0][m][v], av, bv[v]);
+        }
+      } else {
+        I av[R];
+        for (int m = 0; m < R; ++m) av[m] = D::broadcast_a(a + m * kKr);
+        for (int w = 0; w < W; ++w) {
+          prefetch_b<Prefetch>(b + w * b_stride, g);
+          for (int v = 0; v < kNv; ++v) {
+            const I bv = D::load_b(b + w * b_stride + v * kL * kKr);
+            for (int m = 0; m < R; ++m) sum[w][m][v] = D::madd(sum[w][m][v], av[m], bv);
+          }
+        }
       }
       a += kMr * kKr;
       b += kNr * kKr;
     }
-    for (int m = 0; m < R; ++m)
-      for (int v = 0; v < kNv; ++v) acc[m][v] = sum[m][v];
+    for (int w = 0; w < W; ++w)
+      for (int m = 0; m < R; ++m)
+        for (int v = 0; v < kNv; ++v) acc[w][m][v] = sum[w][m][v];
   }
 
-  // One row (M = 1, GEMV): kNv sums alone would wait on the multiply-add latency, so four consecutive k groups go
-  // to four sets of sums, added at the end (integer addition: the order does not change the result).
-  static void single_row(const AElem* a, const BElem* b, std::ptrdiff_t k_groups, I (&acc)[kMr][kNv]) noexcept {
-    constexpr int kSplit = 4;
-    I sum[kSplit][kNv];
-    for (int u = 0; u < kSplit; ++u)
-      for (int v = 0; v < kNv; ++v) sum[u][v] = I(0);
-    std::ptrdiff_t g = 0;
-    for (; g + kSplit <= k_groups; g += kSplit) {
-      __builtin_prefetch(reinterpret_cast<const char*>(b) + 4 * kPrefetchBytes);
-      for (int u = 0; u < kSplit; ++u) {
-        const I av = D::broadcast_a(a + u * kMr * kKr);
-        for (int v = 0; v < kNv; ++v) sum[u][v] = D::madd(sum[u][v], av, D::load_b(b + (u * kNr + v * kL) * kKr));
-      }
-      a += kSplit * kMr * kKr;
-      b += kSplit * kNr * kKr;
-    }
-    for (; g < k_groups; ++g) {
-      const I av = D::broadcast_a(a);
-      for (int v = 0; v < kNv; ++v) sum[0][v] = D::madd(sum[0][v], av, D::load_b(b + v * kL * kKr));
-      a += kMr * kKr;
-      b += kNr * kKr;
-    }
-    for (int v = 0; v < kNv; ++v) acc[0][v] = (sum[0][v] + sum[1][v]) + (sum[2][v] + sum[3][v]);
-  }
-
-  static void run_tile(int rows, const AElem* a, const BElem* b, std::ptrdiff_t k_groups,
-                       I (&acc)[kMr][kNv]) noexcept {
-    dispatch_rows(rows, a, b, k_groups, acc, std::integral_constant<int, kMr>{});
-  }
-
-  template <int R>
-  static void dispatch_rows(int rows, const AElem* a, const BElem* b, std::ptrdiff_t k_groups, I (&acc)[kMr][kNv],
-                            std::integral_constant<int, R>) noexcept {
-    if constexpr (R > 1) {
-      if (rows < R) return dispatch_rows(rows, a, b, k_groups, acc, std::integral_constant<int, R - 1>{});
-    }
-    tile<R>(a, b, k_groups, acc);
+  using TileFn = void (*)(const AElem*, const BElem*, std::ptrdiff_t, std::ptrdiff_t, I (&)[1][kMr][kNv]) noexcept;
+  template <int... R>
+  static TileFn block_tile(int rows, std::integer_sequence<int, R...>) noexcept {
+    static constexpr TileFn table[] = {&tile<R + 1, 1, false>...};
+    return table[rows - 1];
   }
 
   template <class Q>
@@ -276,86 +290,193 @@ struct GemmBody {
     return xsimd::fma(a, b, c);
   }
 
+  // The zero-point correction of one row: C = acc - za * (colsum - K zb) - zb * rowsum(A), the first term read
+  // precomputed (b_col_offsets) when every row has the same za.
+  static void correct(const GemmProblem& p, std::ptrdiff_t m, std::ptrdiff_t n0, const I (&acc)[kNv],
+                      I (&c)[kNv]) noexcept {
+    for (int v = 0; v < kNv; ++v) {
+      const std::ptrdiff_t n = n0 + v * kL;
+      c[v] = p.b_col_offsets ? acc[v] - I::load_aligned(p.b_col_offsets + n)
+                             : acc[v] - I(p.a_zero_points[m]) * I::load_aligned(p.b_col_terms + n);
+      if (!p.b_zero_points_zero) c[v] = c[v] - I::load_aligned(p.b_zero_points + n) * I(p.a_row_sums[m]);
+    }
+  }
+
+  // Writes the valid rows and columns of one tile through the output stage Out. Column parameters are read once
+  // per tile; partial batches go through a stack buffer so nothing past C's row is written.
+  template <gemm_output Out>
   static void epilogue(const GemmProblem& p, std::ptrdiff_t m0, std::ptrdiff_t n0, int rows,
                        const I (&acc)[kMr][kNv]) noexcept {
-    const std::ptrdiff_t valid_cols = std::min<std::ptrdiff_t>(kNr, p.n - n0);
-    for (int r = 0; r < rows; ++r) {
-      const std::ptrdiff_t m = m0 + r;
-      const I za(p.a_zero_points[m]);
-      const I row_sum(p.a_row_sums[m]);
+    const int valid_cols = static_cast<int>(std::min<std::ptrdiff_t>(kNr, p.n - n0));
+    int count[kNv];
+    for (int v = 0; v < kNv; ++v) count[v] = std::max(0, std::min(kL, valid_cols - v * kL));
+    if constexpr (Out == gemm_output::int32) {
+      for (int r = 0; r < rows; ++r) {
+        I c[kNv];
+        correct(p, m0 + r, n0, acc[r], c);
+        auto* out = static_cast<std::int32_t*>(p.c) + (m0 + r) * p.ldc + n0;
+        for (int v = 0; v < kNv; ++v)
+          if (count[v] > 0) store_lanes(out + v * kL, c[v], count[v]);
+      }
+    } else if constexpr (Out == gemm_output::requantize_s8 || Out == gemm_output::requantize_u8) {
+      using Q = std::conditional_t<Out == gemm_output::requantize_s8, std::int8_t, std::uint8_t>;
+      const I zo(p.out_zero_point);
+      const F lo = xsimd::to_float(I(p.out_min) - zo), hi = xsimd::to_float(I(p.out_max) - zo);
+      I bias[kNv];
+      F multiplier[kNv];
       for (int v = 0; v < kNv; ++v) {
-        const std::ptrdiff_t n = n0 + v * kL;
-        const int count = static_cast<int>(std::min<std::ptrdiff_t>(kL, valid_cols - v * kL));
-        if (count <= 0) break;
-        I c = acc[r][v] - za * I::load_aligned(p.b_col_terms + n);
-        if (!p.b_zero_points_zero) c = c - I::load_aligned(p.b_zero_points + n) * row_sum;
-        const std::ptrdiff_t at = m * p.ldc + n;
-        switch (p.output) {
-          case gemm_output::int32: store_lanes(static_cast<std::int32_t*>(p.c) + at, c, count); break;
-          case gemm_output::requantize_s8:
-          case gemm_output::requantize_u8: {
-            const I zo(p.out_zero_point);
-            const F lo = xsimd::to_float(I(p.out_min) - zo), hi = xsimd::to_float(I(p.out_max) - zo);
-            const I v_biased = c + I::load_aligned(p.bias_i32 + n);
-            const I q = QuantizeVectors<Arch>::template codes<scale_op::multiply_reciprocal, rounding::half_even>(
-                xsimd::to_float(v_biased), F::load_aligned(p.multiplier + n), lo, hi, zo);
-            if (p.output == gemm_output::requantize_s8) store_bytes(static_cast<std::int8_t*>(p.c) + at, q, count);
-            else store_bytes(static_cast<std::uint8_t*>(p.c) + at, q, count);
-            break;
-          }
-          case gemm_output::requantize_fixed_s8:
-          case gemm_output::requantize_fixed_u8: {
-            const I v_biased = c + I::load_aligned(p.bias_i32 + n);
-            if (p.fixed_left_shift) {
-              // Multipliers above 1 (a positive shift) need a saturating left shift first: the scalar stage (its
-              // own <Arch> copy), per element. Requantization multipliers are below 1 in practice.
-              alignas(64) std::int32_t values[kL];
-              v_biased.store_aligned(values);
-              for (int j = 0; j < count; ++j) {
-                const std::int32_t q = ref::requantize_fixed<Arch>(values[j], p.fixed_multiplier[n + j],
-                                                                   p.fixed_shift[n + j], p.out_zero_point,
-                                                                   p.out_min, p.out_max);
-                if (p.output == gemm_output::requantize_fixed_s8) static_cast<std::int8_t*>(p.c)[at + j] = static_cast<std::int8_t>(q);
-                else static_cast<std::uint8_t*>(p.c)[at + j] = static_cast<std::uint8_t>(q);
-              }
-              break;
-            }
-            const I q = fixed_point_codes(v_biased, I::load_aligned(p.fixed_multiplier + n),
-                                          I(0) - I::load_aligned(p.fixed_shift + n), p);
-            if (p.output == gemm_output::requantize_fixed_s8) store_bytes(static_cast<std::int8_t*>(p.c) + at, q, count);
-            else store_bytes(static_cast<std::uint8_t*>(p.c) + at, q, count);
-            break;
-          }
-          case gemm_output::dequantize_f32: {
-            const F scale = F(p.a_scale[m]) * F::load_aligned(p.b_scale + n);
-            const F y = fused_multiply_add(xsimd::to_float(c), scale, F::load_aligned(p.bias_f32 + n));
-            store_lanes(static_cast<float*>(p.c) + at, y, count);
-            break;
-          }
+        bias[v] = I::load_aligned(p.bias_i32 + n0 + v * kL);
+        multiplier[v] = F::load_aligned(p.multiplier + n0 + v * kL);
+      }
+      for (int r = 0; r < rows; ++r) {
+        I c[kNv];
+        correct(p, m0 + r, n0, acc[r], c);
+        Q* out = static_cast<Q*>(p.c) + (m0 + r) * p.ldc + n0;
+        for (int v = 0; v < kNv; ++v) {
+          if (count[v] <= 0) continue;
+          const I q = QuantizeVectors<Arch>::template codes<scale_op::multiply_reciprocal, rounding::half_even>(
+              xsimd::to_float(c[v] + bias[v]), multiplier[v], lo, hi, zo);
+          store_bytes(out + v * kL, q, count[v]);
         }
+      }
+    } else if constexpr (Out == gemm_output::requantize_fixed_s8 || Out == gemm_output::requantize_fixed_u8) {
+      using Q = std::conditional_t<Out == gemm_output::requantize_fixed_s8, std::int8_t, std::uint8_t>;
+      for (int r = 0; r < rows; ++r) {
+        I c[kNv];
+        correct(p, m0 + r, n0, acc[r], c);
+        Q* out = static_cast<Q*>(p.c) + (m0 + r) * p.ldc + n0;
+        for (int v = 0; v < kNv; ++v) {
+          if (count[v] <= 0) continue;
+          const std::ptrdiff_t n = n0 + v * kL;
+          const I v_biased = c[v] + I::load_aligned(p.bias_i32 + n);
+          if (p.fixed_left_shift) {
+            // Multipliers above 1 (a positive shift) need a saturating left shift first: the scalar stage (its
+            // own <Arch> copy), per element. Requantization multipliers are below 1 in practice.
+            alignas(64) std::int32_t values[kL];
+            v_biased.store_aligned(values);
+            for (int j = 0; j < count[v]; ++j)
+              out[v * kL + j] = static_cast<Q>(ref::requantize_fixed<Arch>(values[j], p.fixed_multiplier[n + j],
+                                                                           p.fixed_shift[n + j], p.out_zero_point,
+                                                                           p.out_min, p.out_max));
+            continue;
+          }
+          const I q = fixed_point_codes(v_biased, I::load_aligned(p.fixed_multiplier + n),
+                                        I(0) - I::load_aligned(p.fixed_shift + n), p);
+          store_bytes(out + v * kL, q, count[v]);
+        }
+      }
+    } else {
+      F b_scale[kNv], bias[kNv];
+      for (int v = 0; v < kNv; ++v) {
+        b_scale[v] = F::load_aligned(p.b_scale + n0 + v * kL);
+        bias[v] = F::load_aligned(p.bias_f32 + n0 + v * kL);
+      }
+      for (int r = 0; r < rows; ++r) {
+        I c[kNv];
+        correct(p, m0 + r, n0, acc[r], c);
+        float* out = static_cast<float*>(p.c) + (m0 + r) * p.ldc + n0;
+        const F a_scale(p.a_scale[m0 + r]);
+        for (int v = 0; v < kNv; ++v)
+          if (count[v] > 0)
+            store_lanes(out + v * kL, fused_multiply_add(xsimd::to_float(c[v]), a_scale * b_scale[v], bias[v]),
+                        count[v]);
       }
     }
   }
 
+  static const AElem* a_panel(const GemmProblem& p, std::ptrdiff_t m0) noexcept {
+    return reinterpret_cast<const AElem*>(static_cast<const unsigned char*>(p.a_packed) + (m0 / kMr) * p.a_panel_bytes);
+  }
+  static const BElem* b_panel(const GemmProblem& p, std::ptrdiff_t n0) noexcept {
+    return reinterpret_cast<const BElem*>(static_cast<const unsigned char*>(p.b_packed) + (n0 / kNr) * p.b_panel_bytes);
+  }
+
+  // Few rows: every tile covers W column panels and all of K, B streams once with prefetching.
+  template <gemm_output Out, int R>
+  static void compute_wide(const GemmProblem& p, std::ptrdiff_t m0, std::ptrdiff_t n_begin, std::ptrdiff_t n_end) noexcept {
+    constexpr int W = wide_panels<R>();
+    const std::ptrdiff_t b_stride = p.b_panel_bytes / static_cast<std::ptrdiff_t>(sizeof(BElem));
+    const AElem* a = a_panel(p, m0);
+    std::ptrdiff_t n0 = n_begin;
+    for (; n0 + (W - 1) * kNr < n_end; n0 += W * kNr) wide_step<Out, R, W>(p, a, m0, n0, b_stride);
+    for (; n0 < n_end; n0 += kNr) wide_step<Out, R, 1>(p, a, m0, n0, b_stride);
+  }
+
+  template <gemm_output Out, int R, int W>
+  static void wide_step(const GemmProblem& p, const AElem* a, std::ptrdiff_t m0, std::ptrdiff_t n0,
+                        std::ptrdiff_t b_stride) noexcept {
+    I acc[W][kMr][kNv];
+    for (int w = 0; w < W; ++w)
+      for (int m = 0; m < kMr; ++m)
+        for (int v = 0; v < kNv; ++v) acc[w][m][v] = I(0);
+    tile<R, W, true>(a, b_panel(p, n0), b_stride, p.k_groups, acc);
+    for (int w = 0; w < W; ++w) epilogue<Out>(p, m0, n0 + w * kNr, R, acc[w]);
+  }
+
+  template <gemm_output Out, int... R>
+  static void dispatch_wide(int rows, const GemmProblem& p, std::ptrdiff_t m0, std::ptrdiff_t n_begin,
+                            std::ptrdiff_t n_end, std::integer_sequence<int, R...>) noexcept {
+    using Fn = void (*)(const GemmProblem&, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) noexcept;
+    static constexpr Fn table[] = {&compute_wide<Out, R + 1>...};
+    table[rows - 1](p, m0, n_begin, n_end);
+  }
+
   static void compute(const GemmProblem& p, std::ptrdiff_t m_begin, std::ptrdiff_t m_end, std::ptrdiff_t n_begin,
                       std::ptrdiff_t n_end) noexcept {
-    // Columns per block: as many B panels as fit in about 256 KiB (L2), reused by every row panel.
-    constexpr std::ptrdiff_t kBlockBytes = 256 * 1024;
-    const std::ptrdiff_t panels_per_block = std::max<std::ptrdiff_t>(1, kBlockBytes / std::max<std::ptrdiff_t>(1, p.b_panel_bytes));
-    const auto* a_base = static_cast<const unsigned char*>(p.a_packed);
-    const auto* b_base = static_cast<const unsigned char*>(p.b_packed);
+    switch (p.output) {
+      case gemm_output::int32: return compute_for<gemm_output::int32>(p, m_begin, m_end, n_begin, n_end);
+      case gemm_output::requantize_s8: return compute_for<gemm_output::requantize_s8>(p, m_begin, m_end, n_begin, n_end);
+      case gemm_output::requantize_u8: return compute_for<gemm_output::requantize_u8>(p, m_begin, m_end, n_begin, n_end);
+      case gemm_output::requantize_fixed_s8:
+        return compute_for<gemm_output::requantize_fixed_s8>(p, m_begin, m_end, n_begin, n_end);
+      case gemm_output::requantize_fixed_u8:
+        return compute_for<gemm_output::requantize_fixed_u8>(p, m_begin, m_end, n_begin, n_end);
+      case gemm_output::dequantize_f32:
+        return compute_for<gemm_output::dequantize_f32>(p, m_begin, m_end, n_begin, n_end);
+    }
+  }
+
+  template <gemm_output Out>
+  static void compute_for(const GemmProblem& p, std::ptrdiff_t m_begin, std::ptrdiff_t m_end, std::ptrdiff_t n_begin,
+                          std::ptrdiff_t n_end) noexcept {
     m_end = std::min(m_end, p.m);
     n_end = std::min(n_end, p.n);
-    for (std::ptrdiff_t nb = n_begin; nb < n_end; nb += panels_per_block * kNr) {
-      const std::ptrdiff_t nb_end = std::min(n_end, nb + panels_per_block * kNr);
-      for (std::ptrdiff_t m0 = m_begin; m0 < m_end; m0 += kMr) {
-        const int rows = static_cast<int>(std::min<std::ptrdiff_t>(kMr, m_end - m0));
-        const auto* a = reinterpret_cast<const AElem*>(a_base + (m0 / kMr) * p.a_panel_bytes);
-        for (std::ptrdiff_t n0 = nb; n0 < nb_end; n0 += kNr) {
-          const auto* b = reinterpret_cast<const BElem*>(b_base + (n0 / kNr) * p.b_panel_bytes);
-          I acc[kMr][kNv];
-          run_tile(rows, a, b, p.k_groups, acc);
-          epilogue(p, m0, n0, rows, acc);
+    if (m_begin >= m_end || n_begin >= n_end) return;
+    if (m_end - m_begin <= std::min(kWideRows, kMr - 1)) {
+      dispatch_wide<Out>(static_cast<int>(m_end - m_begin), p, m_begin, n_begin, n_end,
+                    std::make_integer_sequence<int, std::min(kWideRows, kMr - 1)>{});
+      return;
+    }
+    const std::ptrdiff_t groups = p.k_groups;
+    const std::ptrdiff_t slice_max = std::max<std::ptrdiff_t>(1, kSliceBytes / kGroupBBytes);
+    const std::ptrdiff_t slices = (groups + slice_max - 1) / slice_max;
+    const std::ptrdiff_t slice = (groups + slices - 1) / slices;
+    std::ptrdiff_t block_rows = std::max<std::ptrdiff_t>(1, kABlockBytes / (groups * kGroupABytes)) * kMr;
+    if (slices > 1) block_rows = std::min(block_rows, kPartialRows);
+    alignas(64) std::int32_t partial[kPartialRows * kNr];
+    for (std::ptrdiff_t mb = m_begin; mb < m_end; mb += block_rows) {
+      const std::ptrdiff_t mb_end = std::min(m_end, mb + block_rows);
+      for (std::ptrdiff_t n0 = n_begin; n0 < n_end; n0 += kNr) {
+        const BElem* b = b_panel(p, n0);
+        for (std::ptrdiff_t s = 0; s < slices; ++s) {
+          const std::ptrdiff_t g0 = s * slice, count = std::min(slice, groups - g0);
+          const bool first = s == 0, last = s == slices - 1;
+          for (std::ptrdiff_t m0 = mb; m0 < mb_end; m0 += kMr) {
+            const int rows = static_cast<int>(std::min<std::ptrdiff_t>(kMr, m_end - m0));
+            std::int32_t* part = partial + (m0 - mb) * kNr;
+            I acc[1][kMr][kNv];
+            for (int m = 0; m < kMr; ++m)
+              for (int v = 0; v < kNv; ++v)
+                acc[0][m][v] = first ? I(0) : I::load_aligned(part + (m * kNv + v) * kL);
+            block_tile(rows, std::make_integer_sequence<int, kMr>{})(a_panel(p, m0) + g0 * kMr * kKr,
+                                                                     b + g0 * kNr * kKr, 0, count, acc);
+            if (last) {
+              epilogue<Out>(p, m0, n0, rows, acc[0]);
+            } else {
+              for (int m = 0; m < kMr; ++m)
+                for (int v = 0; v < kNv; ++v) acc[0][m][v].store_aligned(part + (m * kNv + v) * kL);
+            }
+          }
         }
       }
     }
@@ -363,6 +484,44 @@ struct GemmBody {
 };
 
 }  // namespace detail
+
+namespace detail {
+/// fp32 rows to uint8 codes for the A packer, vectorized (bit-exact with ref::ScalarRowQuantizer).
+template <class Arch>
+struct SimdRowQuantizer {
+  static void quantize(const float* x, std::ptrdiff_t count, float factor, std::int32_t zero_point,
+                       std::uint8_t* codes) noexcept {
+    using V = QuantizeVectors<Arch>;
+    using F = typename V::F;
+    using I = typename V::I;
+    constexpr std::ptrdiff_t W = static_cast<std::ptrdiff_t>(V::kWidth);
+    const F f(factor);
+    const I z(zero_point);
+    const F lo = xsimd::to_float(I(0) - z), hi = xsimd::to_float(I(255) - z);
+    std::ptrdiff_t i = 0;
+    for (; i + W <= count; i += W)
+      V::template store_codes<std::uint8_t>(
+          codes + i, V::template codes<scale_op::multiply_reciprocal, rounding::half_even>(F::load_unaligned(x + i), f, lo, hi, z));
+    if (i < count) {
+      alignas(64) float rest[W] = {};
+      alignas(64) std::uint8_t out[W];
+      std::memcpy(rest, x + i, static_cast<std::size_t>(count - i) * sizeof(float));
+      V::template store_codes<std::uint8_t>(
+          out, V::template codes<scale_op::multiply_reciprocal, rounding::half_even>(F::load_aligned(rest), f, lo, hi, z));
+      std::memcpy(codes + i, out, static_cast<std::size_t>(count - i));
+    }
+  }
+};
+}  // namespace detail
+
+/// The A packer entry of Arch.
+template <class Arch>
+void gemm_pack_a(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m, std::ptrdiff_t k,
+                 std::ptrdiff_t k_groups, std::ptrdiff_t panel_begin, std::ptrdiff_t panel_end, unsigned char* out,
+                 std::ptrdiff_t panel_bytes, std::int32_t* row_sums) noexcept {
+  ref::pack_a<Arch, detail::SimdRowQuantizer<Arch>>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes,
+                                                    row_sums);
+}
 
 /// The kernel table entry of Arch (requires has_gemm_body<Arch>).
 template <class Arch>
@@ -373,7 +532,7 @@ void gemm_compute(const GemmProblem& p, std::ptrdiff_t m_begin, std::ptrdiff_t m
 
 template <class Arch>
 constexpr GemmKernels make_gemm_kernels(isa path) noexcept {
-  return GemmKernels{path, GemmDot<Arch>::layout, &gemm_compute<Arch>};
+  return GemmKernels{path, GemmDot<Arch>::layout, &gemm_compute<Arch>, &gemm_pack_a<Arch>};
 }
 
 /// The arch a header-only build uses for the GEMM: xsimd's default arch, promoted to its dot-product variant when

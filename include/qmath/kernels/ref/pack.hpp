@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+// kernels/ref/pack.hpp: the int8 GEMM's packed panels of A and B with their row and column sums, written once for
+// every path (kernels layer; noexcept, no allocation). The layout rules are in kernels/gemm_table.hpp (GemmLayout).
+//
+// Every function is a template on a Tag (the arch of the translation unit that instantiates it, or void for the
+// scalar table) for the ODR reason of ref/fixed_point.hpp: an ISA translation unit gets its own copy, compiled
+// with its own flags, that no other unit can be linked to.
+//
+// A comes from a source (GemmASource): uint8 or int8 codes, or fp32 rows that the packer quantizes to uint8 on the
+// way (PyTorch numerics). Each source packs bit for bit what "quantize, then pack the codes" packs.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "qmath/kernels/gemm_table.hpp"
+#include "qmath/kernels/ref/quantize.hpp"
+
+namespace qmath {
+namespace kernels {
+namespace ref {
+
+/// Stores values [k0, k0 + count) of one row (k0 a multiple of Kr; count too, unless the row ends there) into its
+/// slot of a panel of mr rows ([k / Kr][mr][Kr] elements), as value + offset, zero-filling the last group past the
+/// row's end. Returns the sum of the values (without the offset), modulo 2^32.
+template <class Tag, int Kr, int Bytes, class TA>
+std::uint32_t pack_a_span(const TA* src, std::ptrdiff_t k0, std::ptrdiff_t count, int mr, int offset,
+                          unsigned char* slot) noexcept {
+  using Stored = std::conditional_t<Bytes == 2, std::int16_t, std::uint8_t>;
+  Stored* dst = reinterpret_cast<Stored*>(slot) + (k0 / Kr) * mr * Kr;
+  std::uint32_t sum = 0;
+  for (std::ptrdiff_t i = 0; i < count; ++i) sum += static_cast<std::uint32_t>(static_cast<std::int32_t>(src[i]));
+  const std::ptrdiff_t full = count / Kr;
+  if constexpr (Bytes == 1 && Kr == 4) {
+    // One 32-bit word per group; +-128 on a byte is a flip of its top bit, in either direction.
+    const std::uint32_t flip = offset != 0 ? 0x80808080u : 0u;
+    for (std::ptrdiff_t g = 0; g < full; ++g) {
+      std::uint32_t word;
+      std::memcpy(&word, src + g * 4, 4);
+      word ^= flip;
+      std::memcpy(dst + g * mr * 4, &word, 4);
+    }
+  } else {
+    for (std::ptrdiff_t g = 0; g < full; ++g)
+      for (int i = 0; i < Kr; ++i)
+        dst[g * mr * Kr + i] = static_cast<Stored>(static_cast<std::int32_t>(src[g * Kr + i]) + offset);
+  }
+  if (full * Kr < count) {
+    for (int i = 0; i < Kr; ++i) {
+      const std::ptrdiff_t at = full * Kr + i;
+      dst[full * mr * Kr + i] = at < count ? static_cast<Stored>(static_cast<std::int32_t>(src[at]) + offset) : Stored(0);
+    }
+  }
+  return sum;
+}
+
+/// Zeros the slot of a row past M (every group).
+template <class Tag, int Kr, int Bytes>
+void pack_a_zero_row(std::ptrdiff_t k_groups, int mr, unsigned char* slot) noexcept {
+  for (std::ptrdiff_t g = 0; g < k_groups; ++g) std::memset(slot + g * mr * Kr * Bytes, 0, static_cast<std::size_t>(Kr * Bytes));
+}
+
+/// The scalar quantizer of fp32 sources: PyTorch numerics, as quantize<uint8_t> (NaN -> the zero point).
+struct ScalarRowQuantizer {
+  static void quantize(const float* x, std::ptrdiff_t count, float factor, std::int32_t zero_point,
+                       std::uint8_t* codes) noexcept {
+    constexpr Numerics kPytorch{scale_op::multiply_reciprocal, rounding::half_even};
+    for (std::ptrdiff_t i = 0; i < count; ++i)
+      codes[i] = static_cast<std::uint8_t>(quantize_value(x[i], factor, zero_point, 0, 255, kPytorch));
+  }
+};
+
+/// Packs the row panels [panel_begin, panel_end) of the source's M x K matrix A for layout l, and the row sums of
+/// the stored values (sum of a + offset over the K real values). RowQuantizer turns fp32 into uint8 codes.
+template <class Tag, int Kr, int Bytes, class RowQuantizer>
+void pack_a_panels(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m, std::ptrdiff_t k,
+                   std::ptrdiff_t k_groups, std::ptrdiff_t panel_begin, std::ptrdiff_t panel_end, unsigned char* out,
+                   std::ptrdiff_t panel_bytes, std::int32_t* row_sums) noexcept {
+  const int offset = src.kind == gemm_a_source::s8 ? l.a_offset_s8 : l.a_offset_u8;
+  const std::ptrdiff_t mr = l.mr;
+  const std::ptrdiff_t row_slot_bytes = Kr * Bytes;
+  for (std::ptrdiff_t panel = panel_begin; panel < panel_end; ++panel) {
+    unsigned char* base = out + panel * panel_bytes;
+    for (std::ptrdiff_t r = 0; r < mr; ++r) {
+      const std::ptrdiff_t row = panel * mr + r;
+      unsigned char* slot = base + r * row_slot_bytes;
+      if (row >= m) {
+        pack_a_zero_row<Tag, Kr, Bytes>(k_groups, static_cast<int>(mr), slot);
+        row_sums[row] = 0;
+        continue;
+      }
+      std::uint32_t sum = 0;
+      switch (src.kind) {
+        case gemm_a_source::u8:
+          sum = pack_a_span<Tag, Kr, Bytes>(static_cast<const std::uint8_t*>(src.data) + row * src.ld, 0, k,
+                                            static_cast<int>(mr), offset, slot);
+          break;
+        case gemm_a_source::s8:
+          sum = pack_a_span<Tag, Kr, Bytes>(static_cast<const std::int8_t*>(src.data) + row * src.ld, 0, k,
+                                            static_cast<int>(mr), offset, slot);
+          break;
+        case gemm_a_source::f32: {
+          // Quantized a chunk at a time into a buffer that stays in L1, then packed like uint8 codes.
+          constexpr std::ptrdiff_t kChunk = 512;
+          alignas(64) std::uint8_t codes[kChunk];
+          const float* x = static_cast<const float*>(src.data) + row * src.ld;
+          const std::size_t slot_index = src.per_row ? static_cast<std::size_t>(row) : 0;
+          for (std::ptrdiff_t k0 = 0; k0 < k; k0 += kChunk) {
+            const std::ptrdiff_t count = std::min(kChunk, k - k0);
+            RowQuantizer::quantize(x + k0, count, src.factor[slot_index], src.zero_point[slot_index], codes);
+            sum += pack_a_span<Tag, Kr, Bytes>(codes, k0, count, static_cast<int>(mr), offset, slot);
+          }
+          break;
+        }
+      }
+      row_sums[row] = static_cast<std::int32_t>(sum + static_cast<std::uint32_t>(offset) * static_cast<std::uint32_t>(k));
+    }
+  }
+}
+
+/// Packs the source for layout l, choosing the element shape from it.
+template <class Tag, class RowQuantizer>
+void pack_a(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m, std::ptrdiff_t k, std::ptrdiff_t k_groups,
+            std::ptrdiff_t panel_begin, std::ptrdiff_t panel_end, unsigned char* out, std::ptrdiff_t panel_bytes,
+            std::int32_t* row_sums) noexcept {
+  if (l.kr == 4 && l.a_bytes == 1)
+    pack_a_panels<Tag, 4, 1, RowQuantizer>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
+  else if (l.kr == 2 && l.a_bytes == 2)
+    pack_a_panels<Tag, 2, 2, RowQuantizer>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
+  else
+    pack_a_panels<Tag, 1, 2, RowQuantizer>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
+}
+
+/// The scalar table's packer.
+inline void gemm_pack_a_scalar(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m, std::ptrdiff_t k,
+                               std::ptrdiff_t k_groups, std::ptrdiff_t panel_begin, std::ptrdiff_t panel_end,
+                               unsigned char* out, std::ptrdiff_t panel_bytes, std::int32_t* row_sums) noexcept {
+  pack_a<void, ScalarRowQuantizer>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
+}
+
+/// Packs K x N weights (int8, or uint8 stored as b - 128 with zb - 128) into panels of nr columns
+/// ([k / kr][nr][kr], zero padding past K and N), with col_terms[n] = colsum(stored B) - K * zb (mod 2^32) and the
+/// stored zero points, for n < n_padded. B(k, n) = b[k * row_stride + n * col_stride]; zb has 1 or N entries.
+/// Returns whether every stored zero point is 0.
+template <class TB>
+bool pack_b(const GemmLayout& l, const TB* b, std::ptrdiff_t k, std::ptrdiff_t n, std::ptrdiff_t row_stride,
+            std::ptrdiff_t col_stride, const std::int32_t* zero_points, std::size_t zero_point_count,
+            std::ptrdiff_t k_groups, std::ptrdiff_t panel_bytes, std::ptrdiff_t n_padded, unsigned char* out,
+            std::int32_t* col_terms, std::int32_t* stored_zero_points) noexcept {
+  constexpr std::int32_t shift = std::is_same<TB, std::uint8_t>::value ? -128 : 0;
+  bool all_zero = true;
+  for (std::ptrdiff_t col = 0; col < n_padded; ++col) {
+    const bool real = col < n;
+    const std::int32_t z = real ? zero_points[zero_point_count == 1 ? 0 : col] + shift : 0;
+    stored_zero_points[col] = z;
+    all_zero = all_zero && z == 0;
+    std::uint32_t sum = 0;
+    const std::ptrdiff_t panel = col / l.nr, j = col % l.nr;
+    unsigned char* dst = out + panel * panel_bytes;
+    for (std::ptrdiff_t kk = 0; kk < k_groups * l.kr; ++kk) {
+      const std::int32_t value = (real && kk < k) ? static_cast<std::int32_t>(b[kk * row_stride + col * col_stride]) + shift : 0;
+      sum += static_cast<std::uint32_t>(value);
+      const std::ptrdiff_t at = ((kk / l.kr) * l.nr + j) * l.kr + kk % l.kr;
+      if (l.b_bytes == 1) {
+        dst[at] = static_cast<unsigned char>(static_cast<std::int8_t>(value));
+      } else {
+        const auto v16 = static_cast<std::int16_t>(value);
+        std::memcpy(dst + at * 2, &v16, 2);
+      }
+    }
+    col_terms[col] = static_cast<std::int32_t>(sum - static_cast<std::uint32_t>(k) * static_cast<std::uint32_t>(z));
+  }
+  return all_zero;
+}
+
+}  // namespace ref
+}  // namespace kernels
+}  // namespace qmath
