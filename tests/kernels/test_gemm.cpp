@@ -194,37 +194,41 @@ TEST_P(GemmPath, DeepK) {
       }
 }
 
-// The vector kernels cut K into slices of 32 KiB of a B panel (K = 32768 / (nr * b_bytes)) and carry int32 partial
-// sums between slices for blocks of row and column panels: K around one and two slices, and one shape with more
-// row and column panels than a block holds. (Valid shapes whatever the blocking; the slice is where it is today.)
+// The vector kernels cut K into slices of at most k_slice_groups groups of kr and carry int32 partial sums between
+// slices for blocks of at most partial_rows rows (GemmLayout): K one less, equal and one more than a slice and than
+// two slices, and shapes with more rows than a block holds, on both sides of a block edge.
 TEST_P(GemmPath, KSlicesAndBlocks) {
-  const std::ptrdiff_t mr = layout_.mr, nr = layout_.nr;
-  const std::ptrdiff_t slice = std::max<std::ptrdiff_t>(layout_.kr, 32768 / (nr * layout_.b_bytes));
+  const std::ptrdiff_t mr = layout_.mr, nr = layout_.nr, kr = layout_.kr;
+  if (layout_.k_slice_groups == 0) GTEST_SKIP() << isa_name(path()) << " never cuts K (the scalar path)";
+  const std::ptrdiff_t slice = layout_.k_slice_groups * kr;
   std::uint64_t seed = 3500;
-  for (std::ptrdiff_t k : {slice - 1, slice, slice + 1, 2 * slice + layout_.kr + 1})
-    for (GemmStage stage : {GemmStage::int32, GemmStage::requantize_s8}) {
+  for (std::ptrdiff_t k : {slice - 1, slice, slice + 1, 2 * slice - 1, 2 * slice, 2 * slice + kr + 1})
+    for (GemmStage stage : {GemmStage::int32, GemmStage::requantize_s8, GemmStage::dequantize}) {
       GemmTester t;
       t.m(2 * mr + 1)
           .n(nr + 1)
           .k(k)
           .output(stage)
-          .per_row_a_zero_points(true)
+          .per_row_a_zero_points(stage != GemmStage::int32)
           .per_channel_b(true)
           .bias(true)
           .seed(seed++);
       ASSERT_NO_FATAL_FAILURE(t.run(path()));
     }
-  GemmTester big;
-  big.m(17 * mr + 3)
-      .n(9 * nr + 5)
-      .k(slice + layout_.kr + 1)
-      .output(GemmStage::fixed_u8)
-      .per_channel_scale(true)
-      .per_channel_b(true)
-      .a_signed(true)
-      .seed(seed++);
-  ASSERT_NO_FATAL_FAILURE(big.run(path()));
-  ASSERT_NO_FATAL_FAILURE(big.threads(2).run(path()));
+  for (std::ptrdiff_t m : {std::ptrdiff_t{layout_.partial_rows}, std::ptrdiff_t{layout_.partial_rows} + 1,
+                           2 * std::ptrdiff_t{layout_.partial_rows} + mr + 3}) {
+    GemmTester big;
+    big.m(m)
+        .n(3 * nr + 5)
+        .k(slice + kr + 1)
+        .output(GemmStage::fixed_u8)
+        .per_channel_scale(true)
+        .per_channel_b(true)
+        .a_signed(true)
+        .seed(seed++);
+    ASSERT_NO_FATAL_FAILURE(big.run(path()));
+    ASSERT_NO_FATAL_FAILURE(big.threads(2).run(path()));
+  }
 }
 
 /// Zero points at the ends of the types' ranges and every value at the far end from them: each product is

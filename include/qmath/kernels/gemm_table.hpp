@@ -34,6 +34,10 @@ struct GemmLayout {
   int b_bytes;        ///< 1 (int8) or 2 (int16)
   int a_offset_u8;    ///< added to uint8 A values: 0 or -128
   int a_offset_s8;    ///< added to int8 A values: 0 or +128
+  // The loop nest's blocking (docs/gemm.md), for tests that aim at its boundaries: K is cut into slices of at most
+  // k_slice_groups groups of kr (0: never cut) and, when it is cut, rows into blocks of at most partial_rows.
+  int k_slice_groups = 0;
+  int partial_rows = 0;
 };
 
 /// Everything a kernel needs for one call, already packed, padded and expanded. Per-row arrays have

@@ -32,6 +32,7 @@ namespace qmath {
 struct DynamicLinearOptions {
   bool per_row = false;  ///< one activation (scale, zero point) per row instead of one for the whole input
   int threads = 0;       ///< as GemmOptions::threads
+  Eigen::ThreadPoolInterface* pool = nullptr;  ///< as GemmOptions::pool
 };
 
 class DynamicQuantizedLinear {
@@ -76,35 +77,33 @@ class DynamicQuantizedLinear {
   void forward(const float* x, std::ptrdiff_t rows, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
                const DynamicLinearOptions& options = {}) const {
     constexpr const char* fn = "qmath::DynamicQuantizedLinear::forward";
-    detail::require(rows >= 0, fn, "rows must be >= 0");
-    detail::require(ldx >= in_features_, fn, "ldx is below in_features");
-    detail::require(ldy >= out_features_, fn, "ldy is below out_features");
-    detail::require(rows == 0 || (x != nullptr && y != nullptr), fn, "null input or output");
+    if (rows < 0) detail::fail(fn, "rows must be >= 0");
+    if (ldx < in_features_) detail::fail(fn, "ldx is below in_features");
+    if (ldy < out_features_) detail::fail(fn, "ldy is below out_features");
+    if (rows != 0 && (x == nullptr || y == nullptr)) detail::fail(fn, "null input or output");
     if (rows == 0) return;
     const std::ptrdiff_t k = in_features_;
-    thread_local std::vector<std::uint8_t> codes;
     thread_local std::vector<float> scales;
     thread_local std::vector<std::int32_t> zero_points;
-    codes.resize(static_cast<std::size_t>(rows) * static_cast<std::size_t>(k));
     const std::ptrdiff_t slots = options.per_row ? rows : 1;
     scales.resize(static_cast<std::size_t>(slots));
     zero_points.resize(static_cast<std::size_t>(slots));
 
+    // One pass for the ranges; the GEMM quantizes while it packs (GemmAF32: the bits of quantize<uint8_t>).
     for (std::ptrdiff_t s = 0; s < slots; ++s) {
       const std::ptrdiff_t first = options.per_row ? s : 0, last = options.per_row ? s + 1 : rows;
       float lo = 0.0f, hi = 0.0f;  // the range always holds 0 (affine quantization represents 0.0 exactly)
       for (std::ptrdiff_t r = first; r < last; ++r) row_range(x + r * ldx, k, lo, hi);
-      detail::require(std::isfinite(lo) && std::isfinite(hi), fn, "the input holds an infinite value");
-      const QParams<std::uint8_t> qp = choose_qparams<std::uint8_t>(lo, hi);
-      scales[static_cast<std::size_t>(s)] = qp.scale[0];
-      zero_points[static_cast<std::size_t>(s)] = qp.zero_point[0];
-      for (std::ptrdiff_t r = first; r < last; ++r)
-        quantize<std::uint8_t>(x + r * ldx, static_cast<std::size_t>(k), qp, codes.data() + r * k);
+      if (!(std::isfinite(lo) && std::isfinite(hi))) detail::fail(fn, "the input holds an infinite value");
+      // choose_qparams<uint8_t>(lo, hi)'s arithmetic, without its per-call vectors.
+      const detail::SlotParams qp = detail::choose_slot<std::uint8_t>(lo, hi, ChooseOptions{}, 0, 255);
+      scales[static_cast<std::size_t>(s)] = qp.scale;
+      zero_points[static_cast<std::size_t>(s)] = qp.zero_point;
     }
-    gemm(GemmA<std::uint8_t>{codes.data(), rows, k, zero_points.data(), static_cast<std::size_t>(slots)}, packed_,
+    gemm(GemmAF32{x, rows, ldx, scales.data(), zero_points.data(), static_cast<std::size_t>(slots)}, packed_,
          GemmOutputDequantize{y, ldy, scales.data(), static_cast<std::size_t>(slots), weight_scales_.data(),
                               weight_scales_.size(), bias_.empty() ? nullptr : bias_.data()},
-         GemmOptions{options.threads});
+         GemmOptions{options.threads, options.pool});
   }
 
  private:

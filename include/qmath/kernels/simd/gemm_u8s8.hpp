@@ -179,6 +179,7 @@ struct GemmBody {
   static constexpr std::ptrdiff_t kABlockBytes = 384 * 1024;
   static constexpr std::ptrdiff_t kPartialBytes = 16 * 1024;
   static constexpr std::ptrdiff_t kPartialRows = std::max<std::ptrdiff_t>(kMr, kPartialBytes / (kNr * 4) / kMr * kMr);
+  static constexpr std::ptrdiff_t kSliceGroups = std::max<std::ptrdiff_t>(1, kSliceBytes / kGroupBBytes);
   // Streaming B (few rows): prefetch this far ahead, one request per cache line read.
   static constexpr std::ptrdiff_t kPrefetchBytes = 2048;
   // Up to this many rows, tiles span several column panels (GEMV is bound by reading the weights: more
@@ -448,8 +449,7 @@ struct GemmBody {
       return;
     }
     const std::ptrdiff_t groups = p.k_groups;
-    const std::ptrdiff_t slice_max = std::max<std::ptrdiff_t>(1, kSliceBytes / kGroupBBytes);
-    const std::ptrdiff_t slices = (groups + slice_max - 1) / slice_max;
+    const std::ptrdiff_t slices = (groups + kSliceGroups - 1) / kSliceGroups;
     const std::ptrdiff_t slice = (groups + slices - 1) / slices;
     std::ptrdiff_t block_rows = std::max<std::ptrdiff_t>(1, kABlockBytes / (groups * kGroupABytes)) * kMr;
     if (slices > 1) block_rows = std::min(block_rows, kPartialRows);
@@ -532,7 +532,11 @@ void gemm_compute(const GemmProblem& p, std::ptrdiff_t m_begin, std::ptrdiff_t m
 
 template <class Arch>
 constexpr GemmKernels make_gemm_kernels(isa path) noexcept {
-  return GemmKernels{path, GemmDot<Arch>::layout, &gemm_compute<Arch>, &gemm_pack_a<Arch>};
+  using Body = detail::GemmBody<Arch>;
+  GemmLayout layout = GemmDot<Arch>::layout;
+  layout.k_slice_groups = static_cast<int>(Body::kSliceGroups);
+  layout.partial_rows = static_cast<int>(Body::kPartialRows);
+  return GemmKernels{path, layout, &gemm_compute<Arch>, &gemm_pack_a<Arch>};
 }
 
 /// The arch a header-only build uses for the GEMM: xsimd's default arch, promoted to its dot-product variant when
