@@ -38,13 +38,14 @@
 #include <omp.h>
 #endif
 
+#include "qmath/core/config.hpp"
 #include "qmath/core/cpu.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/kernels/dispatch.hpp"
 #include "qmath/kernels/gemm_table.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 /// How the unpacked weights are laid out in memory.
 enum class gemm_b_order {
@@ -609,4 +610,4 @@ void gemm(const GemmA<TA>& a, const PackedGemmB& b, const Output& out, const Gem
   });
 }
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath
