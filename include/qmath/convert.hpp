@@ -16,17 +16,11 @@
 #include <Eigen/Core>
 #include <unsupported/Eigen/CXX11/Tensor>
 
+#include "qmath/core/config.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/kernels/dispatch.hpp"
 
-namespace qmath {
-// The same per-mode inline namespace as kernels/dispatch.hpp, for the same reason.
-#if defined(QMATH_RUNTIME_DISPATCH)
-inline namespace runtime_dispatch {
-#else
-inline namespace header_only {
-#endif
-
+QMATH_BEGIN_NAMESPACE
 // ---- Pointer + count. src and dst must not overlap; n == 0 does nothing. Never throws. -------------------------
 
 inline void convert_f32_to_f16(const float* src, std::uint16_t* dst, std::size_t n,
@@ -142,5 +136,4 @@ inline Eigen::Tensor<float, N, Options, Index> to_f32(const Eigen::Tensor<Scalar
   return dst;
 }
 
-}  // inline namespace runtime_dispatch / header_only
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -27,6 +27,8 @@
 //    create more), the calling thread does the rest of the work and the result is the same.
 #pragma once
 
+#include "qmath/core/config.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -46,7 +48,7 @@
 #include "qmath/kernels/gemm_table.hpp"
 #include "qmath/kernels/ref/pack.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 /// How the unpacked weights are laid out in memory.
 enum class gemm_b_order {
@@ -622,4 +624,4 @@ void gemm(const GemmAF32& a, const PackedGemmB& b, const Output& out, const Gemm
   detail::run_gemm(detail::resolve_a(a, b.k()), b, out, options);
 }
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

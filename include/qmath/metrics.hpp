@@ -27,6 +27,7 @@
 #include <numeric>
 #include <vector>
 
+#include "qmath/core/config.hpp"
 #include "qmath/convert.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/format/bf16.hpp"
@@ -38,7 +39,7 @@
 #include "qmath/quant/qparams.hpp"
 #include "qmath/quant/quantize.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 struct ErrorStats {
   std::uint64_t count = 0;    ///< pairs measured (finite reference)
@@ -320,4 +321,4 @@ inline ErrorStats float_format_error(const float* x, std::size_t n, float_format
   return acc.stats();
 }
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

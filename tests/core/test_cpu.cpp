@@ -27,10 +27,10 @@ TEST(Cpu, WiderPathsImplyTheirBase) {
 
 TEST(Cpu, ParseIsaList) {
   using qmath::isa;
-  EXPECT_EQ(qmath::detail::parse_isa_list(""), isa::scalar);
-  EXPECT_EQ(qmath::detail::parse_isa_list("avx2"), isa::scalar | isa::avx2);
-  EXPECT_EQ(qmath::detail::parse_isa_list("avx2, avx512bw,bogus"), isa::scalar | isa::avx2 | isa::avx512bw);
-  EXPECT_EQ(qmath::detail::parse_isa_list("neon_dotprod"), isa::scalar | isa::neon_dotprod);
+  EXPECT_EQ(qmath::cpu_detail::parse_isa_list(""), isa::scalar);
+  EXPECT_EQ(qmath::cpu_detail::parse_isa_list("avx2"), isa::scalar | isa::avx2);
+  EXPECT_EQ(qmath::cpu_detail::parse_isa_list("avx2, avx512bw,bogus"), isa::scalar | isa::avx2 | isa::avx512bw);
+  EXPECT_EQ(qmath::cpu_detail::parse_isa_list("neon_dotprod"), isa::scalar | isa::neon_dotprod);
 }
 
 TEST(Cpu, OverrideSteersDispatchAndRestores) {

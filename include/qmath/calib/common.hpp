@@ -4,7 +4,9 @@
 
 #include <cstdint>
 
-namespace qmath {
+#include "qmath/core/config.hpp"
+
+QMATH_BEGIN_NAMESPACE
 
 /// A clipping range [min, max] chosen by a calibrator; pass it to choose_qparams.
 struct Range {
@@ -20,4 +22,4 @@ struct ObserverCounts {
   std::uint64_t inf = 0;
 };
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

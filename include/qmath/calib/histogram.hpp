@@ -51,13 +51,14 @@
 #include <limits>
 #include <vector>
 
+#include "qmath/core/config.hpp"
 #include "qmath/calib/common.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/quant/choose.hpp"
 #include "qmath/quant/qparams.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 /// Which of the observer's two histograms to read (see the file comment).
 enum class histogram_edges {
@@ -658,4 +659,4 @@ class HistogramObserver {
   std::vector<std::uint64_t> batch_hist_[2];  // scratch: the current batch's counts
 };
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -25,6 +25,7 @@
 #include <limits>
 #include <string>
 
+#include "qmath/core/config.hpp"
 #include "qmath/calib/common.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/format/rounding.hpp"
@@ -32,7 +33,7 @@
 #include "qmath/quant/choose.hpp"
 #include "qmath/quant/qparams.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace detail {
 
 /// Sum over every stride-th finite x of (dequantize(quantize(x)) - x)^2, in double.
@@ -112,4 +113,4 @@ QParams<Q> mse_sweep_qparams(const float* x, std::size_t n, const ChooseOptions&
   return choose_qparams<Q>(r.min, r.max, o);
 }
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

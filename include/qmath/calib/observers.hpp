@@ -55,13 +55,14 @@
 
 #include <unsupported/Eigen/CXX11/Tensor>
 
+#include "qmath/core/config.hpp"
 #include "qmath/calib/common.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/quant/choose.hpp"
 #include "qmath/quant/layout.hpp"
 #include "qmath/quant/qparams.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace detail {
 
 template <class T>
@@ -298,4 +299,4 @@ class MovingAverageMinMaxObserver : public detail::RangeObserverBase<MovingAvera
   float averaging_constant_;
 };
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -3,6 +3,8 @@
 // benchmarks (core layer).
 #pragma once
 
+#include "qmath/core/config.hpp"
+
 #include <cstddef>
 #include <cstring>
 #include <limits>
@@ -10,7 +12,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 /// A heap array of trivially copyable T, aligned to 64 bytes (a cache line, and every vector load of the kernels).
 /// Copying copies the elements; a moved-from buffer is empty. Contents start uninitialized unless zeroed.
@@ -75,4 +77,4 @@ class AlignedBuffer {
   std::size_t size_ = 0;
 };
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

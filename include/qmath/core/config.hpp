@@ -24,3 +24,22 @@
 #else
 #define QMATH_NOINLINE
 #endif
+
+// The mode firewall (docs/ARCHITECTURE.md, "Mixing the modes"). Header-only and run-time-dispatch builds give
+// the same inline functions different bodies, so everything whose code can depend on the mode lives in an inline
+// namespace named after it: a program mixing both modes keeps both copies instead of the linker picking one. User
+// code still writes qmath::foo. The ISA translation units of qmath::isa_kernels set QMATH_ABI_NS to a name of
+// their own (isa_<name>), so that nothing they compile with wider ISA flags can stand in for another unit's copy.
+#if !defined(QMATH_ABI_NS)
+#if defined(QMATH_RUNTIME_DISPATCH)
+#define QMATH_ABI_NS runtime_dispatch
+#else
+#define QMATH_ABI_NS header_only
+#endif
+#endif
+#define QMATH_BEGIN_NAMESPACE \
+  namespace qmath {           \
+  inline namespace QMATH_ABI_NS {
+#define QMATH_END_NAMESPACE \
+  }                         \
+  }

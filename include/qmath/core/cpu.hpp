@@ -16,6 +16,8 @@
 #include <sys/auxv.h>
 #endif
 
+// Mode independent, so outside QMATH_BEGIN_NAMESPACE: one ISA enum for both modes, and one override mask, so
+// QMATH_ISA and ScopedIsaOverride steer header-only and run-time-dispatch code alike.
 namespace qmath {
 
 /// Instruction-set paths. A path is named after the weakest CPU that can run it:
@@ -62,7 +64,9 @@ constexpr const char* isa_name(isa one) noexcept {
   }
 }
 
-namespace detail {
+// Not `detail`: this header sits outside the mode namespace (config.hpp), and a second qmath::detail there would
+// make every qmath::detail:: name ambiguous.
+namespace cpu_detail {
 
 #if QMATH_ARCH_X86_64 && (defined(__GNUC__) || defined(__clang__))
 inline std::uint64_t read_xcr0() noexcept {
@@ -132,11 +136,11 @@ inline std::atomic<std::uint32_t>& isa_override_mask() noexcept {
   return mask;
 }
 
-}  // namespace detail
+}  // namespace cpu_detail
 
 /// ISAs this CPU and operating system can run (CPUID + XGETBV on x86, HWCAP on aarch64), detected once.
 inline isa supported_isas() noexcept {
-  static const isa detected = detail::detect_isas();
+  static const isa detected = cpu_detail::detect_isas();
   return detected;
 }
 
@@ -145,10 +149,10 @@ inline isa supported_isas() noexcept {
 inline isa allowed_isas() noexcept {
   static const isa from_env = [] {
     const char* text = std::getenv("QMATH_ISA");
-    return text ? detail::parse_isa_list(text) : static_cast<isa>(~0u);
+    return text ? cpu_detail::parse_isa_list(text) : static_cast<isa>(~0u);
   }();
   return supported_isas() & from_env &
-         static_cast<isa>(detail::isa_override_mask().load(std::memory_order_relaxed));
+         static_cast<isa>(cpu_detail::isa_override_mask().load(std::memory_order_relaxed));
 }
 
 /// For tests and benchmarks: while alive, dispatch only chooses among `allowed` (scalar is always allowed).
@@ -156,8 +160,8 @@ inline isa allowed_isas() noexcept {
 class ScopedIsaOverride {
  public:
   explicit ScopedIsaOverride(isa allowed) noexcept
-      : previous_(detail::isa_override_mask().exchange(static_cast<std::uint32_t>(allowed | isa::scalar))) {}
-  ~ScopedIsaOverride() { detail::isa_override_mask().store(previous_); }
+      : previous_(cpu_detail::isa_override_mask().exchange(static_cast<std::uint32_t>(allowed | isa::scalar))) {}
+  ~ScopedIsaOverride() { cpu_detail::isa_override_mask().store(previous_); }
   ScopedIsaOverride(const ScopedIsaOverride&) = delete;
   ScopedIsaOverride& operator=(const ScopedIsaOverride&) = delete;
 

@@ -5,6 +5,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "qmath/core/config.hpp"
+
+// qmath::error sits outside the mode namespace (config.hpp), so that `catch (qmath::error&)` catches what code of
+// either mode throws; the helpers that throw it are ordinary mode-namespaced inline functions.
 namespace qmath {
 
 /// Thrown by the API layer when the caller breaks a documented precondition (bad scale, zero point out of range,
@@ -15,6 +19,9 @@ class error : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+}  // namespace qmath
+
+QMATH_BEGIN_NAMESPACE
 namespace detail {
 /// Throws qmath::error("<function>: <message>") when `ok` is false.
 inline void require(bool ok, const char* function, const std::string& message) {
@@ -28,5 +35,4 @@ inline void require(bool ok, const char* function, const std::string& message) {
   throw error(std::string(function) + ": " + message);
 }
 }  // namespace detail
-
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -14,6 +14,8 @@
 //   thread creation), grown when a call asks for more. A thread that cannot be created is simply not used.
 #pragma once
 
+#include "qmath/core/config.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -30,8 +32,16 @@
 #include <omp.h>
 #endif
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace detail {
+
+// What follows depends on whether the including translation unit uses OpenMP, so each setting gets its own
+// namespace (one program may mix both).
+#if defined(_OPENMP)
+inline namespace with_openmp {
+#else
+inline namespace without_openmp {
+#endif
 
 /// The default thread count for `requested` = 0: OpenMP's when compiled with it, else 1.
 inline int default_threads(int requested) noexcept {
@@ -42,6 +52,8 @@ inline int default_threads(int requested) noexcept {
   return 1;
 #endif
 }
+
+}  // inline namespace with_openmp / without_openmp
 
 /// One parallel_for call: its parts are claimed through `next` by every thread that helps.
 class ParallelJob {
@@ -146,6 +158,12 @@ class WorkerPool {
   bool stopping_ = false;
 };
 
+#if defined(_OPENMP)
+inline namespace with_openmp {
+#else
+inline namespace without_openmp {
+#endif
+
 /// Calls body(i) for i in [0, parts) on up to `parts` threads (see the top of this file) and waits for all.
 template <class Body>
 void parallel_for(int parts, const Body& body, Eigen::ThreadPoolInterface* pool = nullptr) noexcept {
@@ -182,5 +200,6 @@ void parallel_for(int parts, const Body& body, Eigen::ThreadPoolInterface* pool 
   if (!job->help()) job->wait();
 }
 
+}  // inline namespace with_openmp / without_openmp
 }  // namespace detail
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -4,15 +4,19 @@
 
 #include <cstdint>
 
+#include "qmath/core/config.hpp"
 #include "qmath/format/bits.hpp"
 #include "qmath/format/minifloat.hpp"
 
+// Outside the mode namespace (docs/ARCHITECTURE.md, "Mixing the modes"): the kernel tables that every mode and ISA
+// unit share name this type.
 namespace qmath {
 /// How fp32 -> bf16 drops the low 16 mantissa bits: nearest_even (the default, IEEE) or truncate (toward zero,
 /// what some older hardware and code paths do; cheaper and biased).
 enum class bf16_rounding { nearest_even, truncate };
+}  // namespace qmath
 
-
+QMATH_BEGIN_NAMESPACE
 /// fp32 -> bf16 bits (1 | 8 | 7, the high half of an fp32). Subnormals are rounded like every other value
 /// (never flushed, unlike `vcvtneps2bf16`). Overflow of a rounded finite value gives +-inf, or +-max finite
 /// (0x7f7f) with overflow_mode::saturate, which also maps +-inf there. NaN keeps its sign and top 7 payload bits
@@ -35,4 +39,4 @@ inline float bf16_bits_to_f32(std::uint16_t bits) noexcept {
   return f32_from_bits(static_cast<std::uint32_t>(bits) << 16);
 }
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

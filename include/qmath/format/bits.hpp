@@ -9,7 +9,7 @@
 
 #include "qmath/core/config.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 /// Field widths and exponent bias of a binary floating-point format. The encoding is IEEE-754 style:
 /// value = (-1)^sign * 2^(exponent - bias) * 1.mantissa for a non-zero exponent field, and
@@ -83,4 +83,4 @@ inline std::string integer_bit_string(Int value) {
   return text;
 }
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

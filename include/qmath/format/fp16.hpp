@@ -4,9 +4,10 @@
 
 #include <cstdint>
 
+#include "qmath/core/config.hpp"
 #include "qmath/format/minifloat.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 /// fp32 -> fp16 bits (1 | 5 | 10, bias 15), rounded to nearest even. Subnormals are produced, never flushed.
 /// Overflow (a rounded magnitude above 65504, i.e. |x| >= 65520) gives +-inf, or +-65504 (0x7bff) with
@@ -19,4 +20,4 @@ inline std::uint16_t f32_to_f16_bits(float value, overflow_mode mode = overflow_
 /// fp16 bits -> fp32, exact. NaN keeps sign and payload, and the quiet bit is set (as `vcvtph2ps` does).
 inline float f16_bits_to_f32(std::uint16_t bits) noexcept { return detail::decode_minifloat<detail::Fp16Spec>(bits); }
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

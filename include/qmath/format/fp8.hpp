@@ -4,15 +4,19 @@
 
 #include <cstdint>
 
+#include "qmath/core/config.hpp"
 #include "qmath/format/minifloat.hpp"
 
+// Outside the mode namespace (docs/ARCHITECTURE.md, "Mixing the modes"): the kernel tables that every mode and ISA
+// unit share name this type.
 namespace qmath {
 /// The 8-bit float formats of the OCP FP8 specification (and ONNX's FLOAT8E4M3FN / FLOAT8E5M2):
 /// - e4m3fn: 1 | 4 | 3, bias 7, no infinity, NaN = S.1111.111, max finite 448, min subnormal 2^-9;
 /// - e5m2:   1 | 5 | 2, bias 15, IEEE-like (+-inf, NaNs), max finite 57344, min subnormal 2^-16.
 enum class fp8_format { e4m3fn, e5m2 };
+}  // namespace qmath
 
-
+QMATH_BEGIN_NAMESPACE
 /// fp32 -> E4M3FN, round to nearest even. Default overflow_mode::saturate (ONNX's default): overflow and +-inf
 /// give +-448 (0x7e / 0xfe). With to_infinity (ONNX saturate=0) they give NaN. NaN gives S.1111.111.
 inline std::uint8_t f32_to_e4m3fn(float value, overflow_mode mode = overflow_mode::saturate) noexcept {
@@ -39,4 +43,4 @@ inline float fp8_to_f32(std::uint8_t code, fp8_format format) noexcept {
   return format == fp8_format::e4m3fn ? e4m3fn_to_f32(code) : e5m2_to_f32(code);
 }
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <type_traits>
 
-namespace qmath {
+#include "qmath/core/config.hpp"
+
+QMATH_BEGIN_NAMESPACE
 
 /// Signed 4-bit code, [-8, 7], packed two per byte (tag type: never instantiated).
 struct int4 {};
@@ -86,4 +88,4 @@ inline void store_nibble(std::uint8_t* bytes, std::size_t i, std::int32_t code) 
 }
 }  // namespace detail
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

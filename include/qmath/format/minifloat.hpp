@@ -9,6 +9,8 @@
 #include "qmath/core/config.hpp"
 #include "qmath/format/bits.hpp"
 
+// Outside the mode namespace (docs/ARCHITECTURE.md, "Mixing the modes"): the kernel tables that every mode and ISA
+// unit share name this type.
 namespace qmath {
 
 /// What a float-narrowing conversion does with a finite value whose rounded magnitude exceeds the largest
@@ -18,7 +20,9 @@ namespace qmath {
 /// - saturate: the result is +-max finite, for overflowing finite values and for +-infinity alike
 ///   (ONNX Cast with saturate=1). NaN stays NaN in both modes.
 enum class overflow_mode { to_infinity, saturate };
+}  // namespace qmath
 
+QMATH_BEGIN_NAMESPACE
 namespace detail {
 
 /// A sign | ExpBits | ManBits format with bias 2^(ExpBits-1) - 1. With HasInfinity the top exponent holds
@@ -108,4 +112,4 @@ inline float decode_minifloat(std::uint32_t code) noexcept {
 }
 
 }  // namespace detail
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -3,6 +3,10 @@
 // layer). The profiles of quant/qparams.hpp are named pairs of these.
 #pragma once
 
+#include "qmath/core/config.hpp"
+
+// Outside the mode namespace (docs/ARCHITECTURE.md, "Mixing the modes"): the kernel tables that every mode and ISA
+// unit share name these types.
 namespace qmath {
 
 /// How x is divided by the scale S.

@@ -33,6 +33,7 @@
 
 #include <Eigen/Core>
 
+#include "qmath/core/config.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/format/bf16.hpp"
 #include "qmath/format/fp16.hpp"
@@ -44,7 +45,7 @@
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "qmath/io/npy.hpp supports little-endian hosts only");
 #endif
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 /// The NumPy descr qmath uses for the element type T ("<f4" for float, "|i1" for std::int8_t, ...).
 template <class T>
@@ -616,4 +617,4 @@ void write_npy(const std::string& path, const std::vector<T>& values, const Tens
   write_npy(path, values, shape.dims, shape.order == storage_order::col_major);
 }
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

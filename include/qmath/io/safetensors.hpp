@@ -40,11 +40,12 @@
 
 #include <Eigen/Core>
 
+#include "qmath/core/config.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/io/npy.hpp"
 #include "qmath/quant/layout.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 /// The safetensors dtype name of the element type T ("F32" for float, "BF16" for Eigen::bfloat16, ...).
 template <class T>
@@ -946,4 +947,4 @@ inline void write_safetensors(const std::string& path, const std::vector<Safeten
   if (!out) detail::safetensors_fail(fn, path, "write failed");
 }
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

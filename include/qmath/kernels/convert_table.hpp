@@ -6,13 +6,16 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "qmath/core/config.hpp"
 #include "qmath/core/cpu.hpp"
 #include "qmath/format/bf16.hpp"
 #include "qmath/format/fp8.hpp"
 #include "qmath/format/minifloat.hpp"
 
+// The table types are shared by every mode and every ISA unit (the units fill them, the registry and the API read
+// them), so they live outside the mode namespace, in qmath::kernel_abi, and are named into qmath::kernels.
 namespace qmath {
-namespace kernels {
+namespace kernel_abi {
 
 struct ConvertKernels {
   isa path;
@@ -24,5 +27,11 @@ struct ConvertKernels {
   void (*fp8_to_f32)(const std::uint8_t*, float*, std::size_t, fp8_format) noexcept;
 };
 
-}  // namespace kernels
+}  // namespace kernel_abi
 }  // namespace qmath
+
+QMATH_BEGIN_NAMESPACE
+namespace kernels {
+using ::qmath::kernel_abi::ConvertKernels;
+}  // namespace kernels
+QMATH_END_NAMESPACE  // qmath

@@ -8,15 +8,17 @@
 // - run-time dispatch: link qmath::isa_kernels (it defines QMATH_RUNTIME_DISPATCH). Every ISA variant the
 //   compiler could build lives in its own translation unit there, and each call takes the best path in
 //   compiled_isas() & allowed_isas().
+// Every family goes through the same three functions (compiled_paths, kernels_for, best_active) over the
+// KernelSets of kernel_set.hpp; the per-family functions below are thin wrappers.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
+#include "qmath/core/config.hpp"
 #include "qmath/core/cpu.hpp"
-#include "qmath/kernels/convert_table.hpp"
-#include "qmath/kernels/gemm_table.hpp"
-#include "qmath/kernels/quantize_table.hpp"
+#include "qmath/kernels/kernel_set.hpp"
 #include "qmath/kernels/ref/convert.hpp"
 #include "qmath/kernels/ref/gemm_u8s8.hpp"
 #include "qmath/kernels/ref/pack.hpp"
@@ -28,7 +30,7 @@
 #include "qmath/kernels/simd/quantize.hpp"
 #endif
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 
 inline constexpr ConvertKernels kScalarConvertKernels{isa::scalar,
@@ -51,32 +53,14 @@ inline constexpr QuantizeKernels kScalarQuantizeKernels{
 inline constexpr GemmKernels kScalarGemmKernels{isa::scalar, ref::kScalarGemmLayout, &ref::gemm_compute_scalar,
                                                 &ref::gemm_pack_a_scalar};
 
-#if defined(QMATH_RUNTIME_DISPATCH)
-namespace detail {
-// Defined in qmath::isa_kernels (src/isa/registry.cpp).
-isa built_isas() noexcept;
-isa built_gemm_isas() noexcept;
-const ConvertKernels* built_convert_kernels(isa path) noexcept;
-const QuantizeKernels* built_quantize_kernels(isa path) noexcept;
-const GemmKernels* built_gemm_kernels(isa path) noexcept;
-}  // namespace detail
-#endif
+/// The scalar path: every family has it, in both modes.
+inline constexpr KernelSet kScalarKernelSet{isa::scalar, &kScalarConvertKernels, &kScalarQuantizeKernels,
+                                            &kScalarGemmKernels};
 
-// The functions below behave differently in the two modes, so each mode gets its own inline namespace: a program
-// that mixes header-only and run-time-dispatch translation units (say, a library built with qmath::qmath linked
-// into an application with qmath::isa_kernels) then keeps both versions instead of the linker picking one.
+namespace dispatch_detail {
 #if defined(QMATH_RUNTIME_DISPATCH)
-inline namespace runtime_dispatch {
-namespace dispatch_detail {
-inline isa built_isas() noexcept { return detail::built_isas(); }
-inline const ConvertKernels* built_convert_kernels(isa path) noexcept { return detail::built_convert_kernels(path); }
-inline const QuantizeKernels* built_quantize_kernels(isa path) noexcept { return detail::built_quantize_kernels(path); }
-inline isa built_gemm_isas() noexcept { return detail::built_gemm_isas(); }
-inline const GemmKernels* built_gemm_kernels(isa path) noexcept { return detail::built_gemm_kernels(path); }
-}  // namespace dispatch_detail
+inline kernel_abi::KernelSetList built_sets() noexcept { return kernel_abi::built_kernel_sets(); }
 #else
-inline namespace header_only {
-namespace dispatch_detail {
 template <class Arch>
 constexpr isa isa_of_arch() noexcept {
 #if XSIMD_WITH_AVX512BW
@@ -89,35 +73,6 @@ constexpr isa isa_of_arch() noexcept {
   if (arm::is_neon64_family<Arch>::value) return isa::neon;
 #endif
   return isa::none;
-}
-
-template <class Arch, bool = simd::has_convert_body<Arch>::value>
-struct DefaultConvertKernels {
-  static constexpr isa path = isa::none;
-  static const ConvertKernels* get() noexcept { return nullptr; }
-  static const QuantizeKernels* get_quantize() noexcept { return nullptr; }
-};
-template <class Arch>
-struct DefaultConvertKernels<Arch, true> {
-  static constexpr isa path = isa_of_arch<Arch>();
-  static const ConvertKernels* get() noexcept {
-    static constexpr ConvertKernels table = simd::make_convert_kernels<Arch>(path);
-    return &table;
-  }
-  static const QuantizeKernels* get_quantize() noexcept {
-    static constexpr QuantizeKernels table = simd::make_quantize_kernels<Arch>(path);
-    return &table;
-  }
-};
-
-inline isa built_isas() noexcept { return DefaultConvertKernels<xsimd::default_arch>::path; }
-inline const ConvertKernels* built_convert_kernels(isa path) noexcept {
-  using Default = DefaultConvertKernels<xsimd::default_arch>;
-  return path == Default::path ? Default::get() : nullptr;
-}
-inline const QuantizeKernels* built_quantize_kernels(isa path) noexcept {
-  using Default = DefaultConvertKernels<xsimd::default_arch>;
-  return path == Default::path ? Default::get_quantize() : nullptr;
 }
 
 template <class Arch>
@@ -134,83 +89,96 @@ constexpr isa isa_of_gemm_arch() noexcept {
   return isa_of_arch<Arch>();
 }
 
-template <class Arch, bool = simd::has_gemm_body<Arch>::value>
-struct DefaultGemmKernels {
-  static constexpr isa path = isa::none;
-  static const GemmKernels* get() noexcept { return nullptr; }
+// The tables of the architecture the compiler flags select, where qmath has bodies for it. Class templates so
+// that a body is instantiated only when its set uses it.
+struct NoTables {
+  static constexpr const ConvertKernels* convert = nullptr;
+  static constexpr const QuantizeKernels* quantize = nullptr;
+  static constexpr const GemmKernels* gemm = nullptr;
 };
 template <class Arch>
-struct DefaultGemmKernels<Arch, true> {
-  static constexpr isa path = isa_of_gemm_arch<Arch>();
-  static const GemmKernels* get() noexcept {
-    static constexpr GemmKernels table = simd::make_gemm_kernels<Arch>(path);
-    return &table;
-  }
+struct ConvertTables {
+  static constexpr ConvertKernels convert_table = simd::make_convert_kernels<Arch>(isa_of_arch<Arch>());
+  static constexpr QuantizeKernels quantize_table = simd::make_quantize_kernels<Arch>(isa_of_arch<Arch>());
+  static constexpr const ConvertKernels* convert = &convert_table;
+  static constexpr const QuantizeKernels* quantize = &quantize_table;
 };
-inline isa built_gemm_isas() noexcept { return DefaultGemmKernels<simd::gemm_default_arch>::path; }
-inline const GemmKernels* built_gemm_kernels(isa path) noexcept {
-  using Default = DefaultGemmKernels<simd::gemm_default_arch>;
-  return path == Default::path ? Default::get() : nullptr;
-}
-}  // namespace dispatch_detail
+template <class Arch>
+struct GemmTable {
+  static constexpr GemmKernels table = simd::make_gemm_kernels<Arch>(isa_of_gemm_arch<Arch>());
+  static constexpr const GemmKernels* gemm = &table;
+};
+
+using FlagsArch = xsimd::default_arch;
+using FlagsGemmArch = simd::gemm_default_arch;
+// A dot-product GEMM arch (avx512vnni over avx512bw, ...) is a path of its own, with the GEMM only.
+inline constexpr bool kGemmHasOwnArch = !std::is_same<FlagsArch, FlagsGemmArch>::value;
+using FlagsConvert = std::conditional_t<simd::has_convert_body<FlagsArch>::value, ConvertTables<FlagsArch>, NoTables>;
+using FlagsGemm = std::conditional_t<simd::has_gemm_body<FlagsGemmArch>::value, GemmTable<FlagsGemmArch>, NoTables>;
+
+inline constexpr KernelSet kFlagsSet{isa_of_arch<FlagsArch>(), FlagsConvert::convert, FlagsConvert::quantize,
+                                     kGemmHasOwnArch ? nullptr : FlagsGemm::gemm};
+inline constexpr KernelSet kFlagsGemmSet{isa_of_gemm_arch<FlagsGemmArch>(), nullptr, nullptr,
+                                         kGemmHasOwnArch ? FlagsGemm::gemm : nullptr};
+inline constexpr const KernelSet* kFlagsSets[] = {&kFlagsSet, &kFlagsGemmSet};
+
+inline kernel_abi::KernelSetList built_sets() noexcept { return {kFlagsSets, 2}; }
 #endif
 
-/// The ISA paths compiled into this program (scalar always).
-inline isa compiled_isas() noexcept { return isa::scalar | dispatch_detail::built_isas(); }
+template <class Kernels>
+const Kernels* find(const kernel_abi::KernelSetList& built, Family<Kernels> family, isa path) noexcept {
+  if (path == isa::scalar) return kScalarKernelSet.*family;
+  for (std::size_t i = 0; i < built.count; ++i)
+    if (built.sets[i]->path == path && built.sets[i]->*family != nullptr) return built.sets[i]->*family;
+  return nullptr;
+}
+}  // namespace dispatch_detail
 
-/// The conversion table of one path, or nullptr when that path is not compiled in. Does not check that the
+/// The paths of one family compiled into this program (scalar always), e.g. compiled_paths(&KernelSet::gemm).
+template <class Kernels>
+isa compiled_paths(Family<Kernels> family) noexcept {
+  isa paths = isa::scalar;
+  const kernel_abi::KernelSetList built = dispatch_detail::built_sets();
+  for (std::size_t i = 0; i < built.count; ++i)
+    if (built.sets[i]->*family != nullptr) paths = paths | built.sets[i]->path;
+  return paths;
+}
+
+/// One family's table on one path, or nullptr when that path is not compiled in for it. Does not check that the
 /// CPU can run it: see supported_isas().
-inline const ConvertKernels* convert_kernels(isa path) noexcept {
-  if (path == isa::scalar) return &kScalarConvertKernels;
-  return has(compiled_isas(), path) ? dispatch_detail::built_convert_kernels(path) : nullptr;
+template <class Kernels>
+const Kernels* kernels_for(Family<Kernels> family, isa path) noexcept {
+  return dispatch_detail::find(dispatch_detail::built_sets(), family, path);
 }
 
-/// The table calls go through: the best compiled path this CPU runs and QMATH_ISA / ScopedIsaOverride allow.
-inline const ConvertKernels& active_convert_kernels() noexcept {
-  const isa usable = compiled_isas() & allowed_isas();
-  for (std::size_t i = sizeof(kAllIsas) / sizeof(kAllIsas[0]); i-- > 0;) {
-    if (!has(usable, kAllIsas[i])) continue;
-    if (const ConvertKernels* table = convert_kernels(kAllIsas[i])) return *table;
+/// The table of one family that calls go through: its best compiled path that this CPU runs and QMATH_ISA /
+/// ScopedIsaOverride allow. Asked on every call (a few compares, cheap next to bulk work), so an override takes
+/// effect at once.
+template <class Kernels>
+const Kernels& best_active(Family<Kernels> family) noexcept {
+  const isa allowed = allowed_isas();
+  const kernel_abi::KernelSetList built = dispatch_detail::built_sets();
+  for (std::size_t i = sizeof(kAllIsas) / sizeof(kAllIsas[0]); i-- > 1;) {  // kAllIsas is worst to best, scalar first
+    if (!has(allowed, kAllIsas[i])) continue;
+    if (const Kernels* table = dispatch_detail::find(built, family, kAllIsas[i])) return *table;
   }
-  return kScalarConvertKernels;
+  return *(kScalarKernelSet.*family);
 }
 
-/// The quantize / dequantize / requantize table of one path, or nullptr when that path is not compiled in.
-inline const QuantizeKernels* quantize_kernels(isa path) noexcept {
-  if (path == isa::scalar) return &kScalarQuantizeKernels;
-  return has(compiled_isas(), path) ? dispatch_detail::built_quantize_kernels(path) : nullptr;
-}
+/// The conversion paths compiled into this program (scalar always). The quantize family has the same paths.
+inline isa compiled_isas() noexcept { return compiled_paths(&KernelSet::convert); }
+/// The int8 GEMM paths compiled into this program (scalar always); the dot-product paths (avx512vnni, avxvnni,
+/// neon_dotprod) have GEMM kernels only.
+inline isa compiled_gemm_isas() noexcept { return compiled_paths(&KernelSet::gemm); }
 
-/// The quantize table calls go through (same choice as active_convert_kernels()).
-inline const QuantizeKernels& active_quantize_kernels() noexcept {
-  const isa usable = compiled_isas() & allowed_isas();
-  for (std::size_t i = sizeof(kAllIsas) / sizeof(kAllIsas[0]); i-- > 0;) {
-    if (!has(usable, kAllIsas[i])) continue;
-    if (const QuantizeKernels* table = quantize_kernels(kAllIsas[i])) return *table;
-  }
-  return kScalarQuantizeKernels;
-}
+inline const ConvertKernels* convert_kernels(isa path) noexcept { return kernels_for(&KernelSet::convert, path); }
+inline const QuantizeKernels* quantize_kernels(isa path) noexcept { return kernels_for(&KernelSet::quantize, path); }
+inline const GemmKernels* gemm_kernels(isa path) noexcept { return kernels_for(&KernelSet::gemm, path); }
 
-/// The int8 GEMM paths compiled into this program (scalar always). A family of its own: the dot-product paths
-/// (avx512vnni, avxvnni, neon_dotprod) have GEMM kernels only.
-inline isa compiled_gemm_isas() noexcept { return isa::scalar | dispatch_detail::built_gemm_isas(); }
+inline const ConvertKernels& active_convert_kernels() noexcept { return best_active(&KernelSet::convert); }
+inline const QuantizeKernels& active_quantize_kernels() noexcept { return best_active(&KernelSet::quantize); }
+/// The GEMM table new packings use.
+inline const GemmKernels& active_gemm_kernels() noexcept { return best_active(&KernelSet::gemm); }
 
-/// The GEMM table of one path, or nullptr when that path is not compiled in (the CPU is not consulted).
-inline const GemmKernels* gemm_kernels(isa path) noexcept {
-  if (path == isa::scalar) return &kScalarGemmKernels;
-  return has(compiled_gemm_isas(), path) ? dispatch_detail::built_gemm_kernels(path) : nullptr;
-}
-
-/// The GEMM table new packings use: the best compiled path this CPU runs and QMATH_ISA / ScopedIsaOverride allow.
-inline const GemmKernels& active_gemm_kernels() noexcept {
-  const isa usable = compiled_gemm_isas() & allowed_isas();
-  for (std::size_t i = sizeof(kAllIsas) / sizeof(kAllIsas[0]); i-- > 0;) {
-    if (!has(usable, kAllIsas[i])) continue;
-    if (const GemmKernels* table = gemm_kernels(kAllIsas[i])) return *table;
-  }
-  return kScalarGemmKernels;
-}
-
-}  // inline namespace runtime_dispatch / header_only
 }  // namespace kernels
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -6,10 +6,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "qmath/core/config.hpp"
 #include "qmath/core/cpu.hpp"
 
+// The table types are shared by every mode and every ISA unit (the units fill them, the registry and the API read
+// them), so they live outside the mode namespace, in qmath::kernel_abi, and are named into qmath::kernels.
 namespace qmath {
-namespace kernels {
+namespace kernel_abi {
 
 /// What the epilogue writes (see kernels/gemm.hpp for the formulas).
 enum class gemm_output : std::uint8_t {
@@ -106,5 +109,18 @@ struct GemmKernels {
   GemmPackAFn pack_a;
 };
 
-}  // namespace kernels
+}  // namespace kernel_abi
 }  // namespace qmath
+
+QMATH_BEGIN_NAMESPACE
+namespace kernels {
+using ::qmath::kernel_abi::gemm_output;
+using ::qmath::kernel_abi::GemmLayout;
+using ::qmath::kernel_abi::GemmProblem;
+using ::qmath::kernel_abi::GemmComputeFn;
+using ::qmath::kernel_abi::GemmKernels;
+using ::qmath::kernel_abi::gemm_a_source;
+using ::qmath::kernel_abi::GemmASource;
+using ::qmath::kernel_abi::GemmPackAFn;
+}  // namespace kernels
+QMATH_END_NAMESPACE  // qmath

@@ -7,11 +7,14 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "qmath/core/config.hpp"
 #include "qmath/core/cpu.hpp"
 #include "qmath/format/rounding.hpp"
 
+// The table types are shared by every mode and every ISA unit (the units fill them, the registry and the API read
+// them), so they live outside the mode namespace, in qmath::kernel_abi, and are named into qmath::kernels.
 namespace qmath {
-namespace kernels {
+namespace kernel_abi {
 
 /// Parameters of one quantize / requantize call over n elements.
 struct QuantizeRun {
@@ -53,12 +56,6 @@ struct PerCodeType {
   }
 };
 
-/// True for the code types the tables hold; the others (int32, packed 4-bit) run the reference.
-template <class Q>
-struct has_vector_kernels
-    : std::integral_constant<bool, std::is_same<Q, std::int8_t>::value || std::is_same<Q, std::uint8_t>::value ||
-                                       std::is_same<Q, std::int16_t>::value || std::is_same<Q, std::uint16_t>::value> {};
-
 struct QuantizeKernels {
   isa path;
   PerCodeType<QuantizeFn> quantize;
@@ -66,5 +63,24 @@ struct QuantizeKernels {
   PerCodeType<RequantizeFn> requantize;
 };
 
-}  // namespace kernels
+}  // namespace kernel_abi
 }  // namespace qmath
+
+QMATH_BEGIN_NAMESPACE
+namespace kernels {
+using ::qmath::kernel_abi::QuantizeRun;
+using ::qmath::kernel_abi::DequantizeRun;
+using ::qmath::kernel_abi::QuantizeFn;
+using ::qmath::kernel_abi::DequantizeFn;
+using ::qmath::kernel_abi::RequantizeFn;
+using ::qmath::kernel_abi::PerCodeType;
+using ::qmath::kernel_abi::QuantizeKernels;
+
+/// True for the code types the tables hold; the others (int32, packed 4-bit) run the reference.
+template <class Q>
+struct has_vector_kernels
+    : std::integral_constant<bool, std::is_same<Q, std::int8_t>::value || std::is_same<Q, std::uint8_t>::value ||
+                                       std::is_same<Q, std::int16_t>::value || std::is_same<Q, std::uint16_t>::value> {};
+
+}  // namespace kernels
+QMATH_END_NAMESPACE  // qmath

@@ -21,13 +21,14 @@
 #include <string>
 #include <vector>
 
+#include "qmath/core/config.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/kernels/dispatch.hpp"
 #include "qmath/gemm.hpp"
 #include "qmath/quant/choose.hpp"
 #include "qmath/quant/quantize.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 struct DynamicLinearOptions {
   bool per_row = false;  ///< one activation (scale, zero point) per row instead of one for the whole input
@@ -134,4 +135,4 @@ class DynamicQuantizedLinear {
   std::vector<float> bias_;
 };
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -33,12 +33,13 @@
 #include <string>
 #include <vector>
 
+#include "qmath/core/config.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/quant/layout.hpp"
 #include "qmath/quant/qparams.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 struct ChooseOptions {
   scheme kind = scheme::affine;
@@ -216,4 +217,4 @@ QParams<Q> choose_qparams(const float* x, const TensorShape& shape, const Granul
   return choose_qparams<Q>(r.min, r.max, g, o);
 }
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

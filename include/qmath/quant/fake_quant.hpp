@@ -64,6 +64,7 @@
 #include <string>
 #include <vector>
 
+#include "qmath/core/config.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/format/rounding.hpp"
@@ -71,7 +72,7 @@
 #include "qmath/quant/layout.hpp"
 #include "qmath/quant/qparams.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 /// Learnable quantization parameters of LSQ (torch's _LearnableFakeQuantize keeps both as float tensors).
 /// - granularity: per_tensor(), per_channel(axis) (any axis, negative counts from the end) or per_group (which
@@ -434,4 +435,4 @@ inline LearnableGradients fake_quantize_learnable_backward(const float* grad_y, 
   return g;
 }
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

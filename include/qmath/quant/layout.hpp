@@ -9,10 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "qmath/core/config.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/quant/qparams.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 /// Row-major: the last dim varies fastest (NumPy, PyTorch, ONNX). Column-major: the first does (Eigen's default).
 enum class storage_order { row_major, col_major };
@@ -137,4 +138,4 @@ void for_each_run(const TensorShape& shape, const Granularity& g, std::size_t to
 }
 
 }  // namespace detail
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -20,11 +20,12 @@
 #include <string>
 #include <vector>
 
+#include "qmath/core/config.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/format/rounding.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 /// Whose numerics to reproduce bit for bit (see the table above and README "Profiles").
 enum class profile { pytorch, onnx, tflite };
@@ -173,4 +174,4 @@ void check_qparams(const QParams<Q>& p, std::size_t slots, const char* fn) {
 }
 }  // namespace detail
 
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

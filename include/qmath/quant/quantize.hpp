@@ -21,6 +21,7 @@
 #include <Eigen/Core>
 #include <unsupported/Eigen/CXX11/Tensor>
 
+#include "qmath/core/config.hpp"
 #include "qmath/convert.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/format/int_traits.hpp"
@@ -29,7 +30,7 @@
 #include "qmath/quant/layout.hpp"
 #include "qmath/quant/qparams.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace detail {
 
 template <class Q>
@@ -62,13 +63,6 @@ std::size_t check_tensor_call(const TensorShape& shape, const QParams<Q>& p, con
 }
 
 }  // namespace detail
-
-// The same per-mode inline namespace as kernels/dispatch.hpp, for the same reason.
-#if defined(QMATH_RUNTIME_DISPATCH)
-inline namespace runtime_dispatch {
-#else
-inline namespace header_only {
-#endif
 
 // ---- Raw buffers ---------------------------------------------------------------------------------------------
 
@@ -234,5 +228,4 @@ dequantize(const Eigen::DenseBase<Derived>& q, const QParams<Q>& p) {
   return x;
 }
 
-}  // inline namespace runtime_dispatch / header_only
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "qmath/core/config.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/kernels/dispatch.hpp"
@@ -22,7 +23,7 @@
 #include "qmath/quant/layout.hpp"
 #include "qmath/quant/qparams.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 
 /// A real multiplier as a Q31 mantissa and a power-of-two shift: M ~ multiplier / 2^31 * 2^shift.
 struct FixedPointMultiplier {
@@ -99,12 +100,6 @@ void check_requantize(const RequantizeParams<Q>& p, std::size_t slots, const cha
 }
 }  // namespace detail
 
-#if defined(QMATH_RUNTIME_DISPATCH)
-inline namespace runtime_dispatch {
-#else
-inline namespace header_only {
-#endif
-
 /// Requantizes the dense int32 tensor acc (shape) into y (same element count; Q not packed).
 /// @throws qmath::error on invalid arguments, before writing anything.
 template <class Q>
@@ -147,5 +142,4 @@ void requantize(const std::int32_t* acc, std::size_t n, const RequantizeParams<Q
   requantize(acc, TensorShape{{static_cast<std::int64_t>(n)}, storage_order::row_major}, p, y);
 }
 
-}  // inline namespace runtime_dispatch / header_only
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -13,12 +13,12 @@
 #include <arm_neon.h>
 #endif
 
-namespace qmath {
+#include "qmath/core/config.hpp"
+#include "qmath/kernels/arm/arch.hpp"
+
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 namespace arm {
-
-template <class Arch>
-using is_neon64_family = std::is_base_of<xsimd::neon64, Arch>;
 
 #if XSIMD_WITH_NEON64
 /// 4 x fp32 -> 4 x fp16 codes at dst (8 bytes).
@@ -35,4 +35,4 @@ inline xsimd::batch<float, Arch> load_f16(const std::uint16_t* src) noexcept {
 
 }  // namespace arm
 }  // namespace kernels
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

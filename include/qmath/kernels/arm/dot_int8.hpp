@@ -5,7 +5,7 @@
 //   (int8), its zero point moved by the same 128; each lane's four products sum to at most 4 * 128 * 128.
 // - without it, `mla` on int32 lanes after widening: lane j += a * b[j]. `smull` + `smlal` into int16 would
 //   overflow for two (-128) * (-128) products (32768 > 32767), so the products are never accumulated in int16.
-// neon_dotprod derives from xsimd's neon64 (see x86/dot_int8.hpp for why the tag is distinct).
+// The neon_dotprod arch tag is in arm/arch.hpp.
 #pragma once
 
 #include <cstdint>
@@ -13,23 +13,17 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "qmath/core/config.hpp"
+#include "qmath/kernels/arm/arch.hpp"
 #include "qmath/kernels/arm/cvt_fp16.hpp"
 
 #if XSIMD_WITH_NEON64
 #include <arm_neon.h>
 #endif
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 namespace arm {
-
-#if XSIMD_WITH_NEON64 && defined(__ARM_FEATURE_DOTPROD)
-#define QMATH_HAVE_NEON_DOTPROD_ARCH 1
-/// AArch64 Advanced SIMD + the dot-product extension.
-struct neon_dotprod : xsimd::neon64 {
-  static constexpr const char* name() noexcept { return "qmath_neon_dotprod"; }
-};
-#endif
 
 #if XSIMD_WITH_NEON64
 /// Four int16 at p, sign-extended to the four int32 lanes.
@@ -67,35 +61,4 @@ inline xsimd::batch<std::int32_t, Arch> dot_s8s8(xsimd::batch<std::int32_t, Arch
 
 }  // namespace arm
 }  // namespace kernels
-}  // namespace qmath
-
-#if defined(QMATH_HAVE_NEON_DOTPROD_ARCH)
-namespace xsimd {
-namespace types {
-XSIMD_DECLARE_SIMD_REGISTER_ALIAS(qmath::kernels::arm::neon_dotprod, neon64);
-template <class T>
-struct get_bool_simd_register<T, qmath::kernels::arm::neon_dotprod> : detail::neon_bool_simd_register<T, qmath::kernels::arm::neon_dotprod> {};
-}  // namespace types
-namespace kernel {
-// xsimd 8.1's neon64 broadcast returns broadcast<neon64>(...), a batch of neon64 rather than of the derived arch, so
-// batch<T, neon_dotprod>(value) does not compile. An overload for the derived tag would not be seen (batch's
-// constructor calls kernel::broadcast qualified, bound where xsimd defines it); explicit specialisations are.
-#define QMATH_NEON_DOTPROD_BROADCAST(T)                                                                      \
-  template <>                                                                                                \
-  inline batch<T, qmath::kernels::arm::neon_dotprod> broadcast<qmath::kernels::arm::neon_dotprod, T>(       \
-      T val, requires_arch<neon64>) noexcept {                                                               \
-    return broadcast<qmath::kernels::arm::neon_dotprod>(val, neon{});                                        \
-  }
-QMATH_NEON_DOTPROD_BROADCAST(std::int8_t)
-QMATH_NEON_DOTPROD_BROADCAST(std::uint8_t)
-QMATH_NEON_DOTPROD_BROADCAST(std::int16_t)
-QMATH_NEON_DOTPROD_BROADCAST(std::uint16_t)
-QMATH_NEON_DOTPROD_BROADCAST(std::int32_t)
-QMATH_NEON_DOTPROD_BROADCAST(std::uint32_t)
-QMATH_NEON_DOTPROD_BROADCAST(std::int64_t)
-QMATH_NEON_DOTPROD_BROADCAST(std::uint64_t)
-QMATH_NEON_DOTPROD_BROADCAST(float)
-#undef QMATH_NEON_DOTPROD_BROADCAST
-}  // namespace kernel
-}  // namespace xsimd
-#endif
+QMATH_END_NAMESPACE  // qmath

@@ -8,9 +8,10 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "qmath/core/config.hpp"
 #include "qmath/kernels/arm/cvt_fp16.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 namespace arm {
 
@@ -34,4 +35,4 @@ inline xsimd::batch<float, Arch> truncate(xsimd::batch<float, Arch> v) noexcept 
 
 }  // namespace arm
 }  // namespace kernels
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -9,9 +9,10 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "qmath/core/config.hpp"
 #include "qmath/kernels/arm/cvt_fp16.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 namespace arm {
 
@@ -46,4 +47,4 @@ inline xsimd::batch<std::int32_t, Arch> load_bytes(const std::uint8_t* src) noex
 
 }  // namespace arm
 }  // namespace kernels
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -8,11 +8,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "qmath/core/config.hpp"
 #include "qmath/format/bf16.hpp"
 #include "qmath/format/fp16.hpp"
 #include "qmath/format/fp8.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 namespace ref {
 
@@ -44,4 +45,4 @@ inline void convert_fp8_to_f32(const std::uint8_t* src, float* dst, std::size_t 
 
 }  // namespace ref
 }  // namespace kernels
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

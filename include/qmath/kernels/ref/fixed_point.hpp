@@ -14,15 +14,22 @@
 #include <cstdint>
 #include <limits>
 
-namespace qmath {
+#include "qmath/core/config.hpp"
+
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 namespace ref {
+
+// Constants, not calls: at -O0 a call to std::numeric_limits<int>::max() is a weak symbol shared by the whole
+// program, and the ISA units that instantiate these templates must not define such symbols (src/isa/isa_tu.hpp).
+inline constexpr std::int32_t kInt32Min = std::numeric_limits<std::int32_t>::min();
+inline constexpr std::int32_t kInt32Max = std::numeric_limits<std::int32_t>::max();
 
 /// round(a * b / 2^31), ties toward +infinity (the nudge then C++ truncation); saturates the single overflow case
 /// a = b = INT32_MIN to INT32_MAX (gemmlowp SaturatingRoundingDoublingHighMul).
 template <class Tag = void>
 constexpr std::int32_t saturating_rounding_doubling_high_mul(std::int32_t a, std::int32_t b) noexcept {
-  if (a == b && a == std::numeric_limits<std::int32_t>::min()) return std::numeric_limits<std::int32_t>::max();
+  if (a == b && a == kInt32Min) return kInt32Max;
   const std::int64_t ab = static_cast<std::int64_t>(a) * b;
   const std::int64_t nudge = ab >= 0 ? (std::int64_t{1} << 30) : (1 - (std::int64_t{1} << 30));
   return static_cast<std::int32_t>((ab + nudge) / (std::int64_t{1} << 31));  // C++ division truncates toward 0
@@ -42,12 +49,12 @@ template <class Tag = void>
 constexpr std::int32_t multiply_by_quantized_multiplier(std::int32_t x, std::int32_t multiplier, int shift) noexcept {
   const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
   std::int64_t widened = static_cast<std::int64_t>(x) * (std::int64_t{1} << left);
-  if (widened > std::numeric_limits<std::int32_t>::max()) widened = std::numeric_limits<std::int32_t>::max();
-  if (widened < std::numeric_limits<std::int32_t>::min()) widened = std::numeric_limits<std::int32_t>::min();
+  if (widened > kInt32Max) widened = kInt32Max;
+  if (widened < kInt32Min) widened = kInt32Min;
   return rounding_divide_by_pot<Tag>(saturating_rounding_doubling_high_mul<Tag>(static_cast<std::int32_t>(widened), multiplier),
                                 right);
 }
 
 }  // namespace ref
 }  // namespace kernels
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

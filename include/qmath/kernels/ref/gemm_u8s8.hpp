@@ -22,11 +22,12 @@
 #include <cstdint>
 #include <cstring>
 
+#include "qmath/core/config.hpp"
 #include "qmath/kernels/gemm_table.hpp"
 #include "qmath/kernels/ref/fixed_point.hpp"
 #include "qmath/kernels/ref/quantize.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 namespace ref {
 
@@ -140,4 +141,4 @@ void gemm_u8s8_i32(std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t k, const T
 
 }  // namespace ref
 }  // namespace kernels
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

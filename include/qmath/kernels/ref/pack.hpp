@@ -10,6 +10,8 @@
 // way (PyTorch numerics). Each source packs bit for bit what "quantize, then pack the codes" packs.
 #pragma once
 
+#include "qmath/core/config.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +21,7 @@
 #include "qmath/kernels/gemm_table.hpp"
 #include "qmath/kernels/ref/quantize.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 namespace ref {
 
@@ -178,4 +180,4 @@ bool pack_b(const GemmLayout& l, const TB* b, std::ptrdiff_t k, std::ptrdiff_t n
 
 }  // namespace ref
 }  // namespace kernels
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

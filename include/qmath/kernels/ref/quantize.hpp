@@ -29,11 +29,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "qmath/core/config.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/format/rounding.hpp"
 #include "qmath/kernels/quantize_table.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 
 namespace ref {
@@ -110,4 +111,4 @@ void requantize(const std::int32_t* acc, Q* y, std::size_t n, const QuantizeRun&
 
 }  // namespace ref
 }  // namespace kernels
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

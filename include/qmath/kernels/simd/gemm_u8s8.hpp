@@ -26,12 +26,13 @@
 #include "qmath/kernels/gemm_table.hpp"
 #include "qmath/kernels/ref/gemm_u8s8.hpp"
 #include "qmath/kernels/ref/pack.hpp"
+#include "qmath/kernels/simd/pieces.hpp"
 #include "qmath/kernels/simd/quantize.hpp"
 #include "qmath/kernels/x86/dot_int8.hpp"
 
 QMATH_SIMD_WARNINGS_PUSH
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 namespace simd {
 
@@ -553,6 +554,6 @@ using gemm_default_arch = xsimd::default_arch;
 
 }  // namespace simd
 }  // namespace kernels
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath
 
 QMATH_SIMD_WARNINGS_POP

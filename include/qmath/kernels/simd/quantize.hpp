@@ -14,15 +14,16 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "qmath/core/config.hpp"
 #include "qmath/kernels/simd/gcc_warnings.hpp"
 
 #include "qmath/format/rounding.hpp"
 #include "qmath/kernels/quantize_table.hpp"
-#include "qmath/kernels/simd/convert.hpp"
+#include "qmath/kernels/simd/pieces.hpp"
 
 QMATH_SIMD_WARNINGS_PUSH
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 namespace simd {
 namespace detail {
@@ -219,6 +220,6 @@ constexpr QuantizeKernels make_quantize_kernels(isa path) noexcept {
 
 }  // namespace simd
 }  // namespace kernels
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath
 
 QMATH_SIMD_WARNINGS_POP

@@ -15,14 +15,12 @@
 #include <immintrin.h>
 #endif
 
-namespace qmath {
+#include "qmath/core/config.hpp"
+#include "qmath/kernels/x86/arch.hpp"
+
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 namespace x86 {
-
-template <class Arch>
-using is_avx2_family = std::is_base_of<xsimd::avx2, Arch>;
-template <class Arch>
-using is_avx512_family = std::is_base_of<xsimd::avx512bw, Arch>;
 
 #if XSIMD_WITH_AVX2 && defined(__F16C__)
 /// 8 x fp32 -> 8 x fp16 codes (16 bytes).
@@ -60,4 +58,4 @@ inline xsimd::batch<float, Arch> load_f16(const std::uint16_t* src) noexcept {
 
 }  // namespace x86
 }  // namespace kernels
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath

@@ -9,9 +9,7 @@
 //   255 * 127 * 2 = 64770 > 32767) is never used.
 // - `vpdpbusd` (AVX-512 VNNI zmm, AVX-VNNI ymm): int32 lane j += sum_{i<4} a_u8[i] * b_s8[j][i], no intermediate
 //   saturation (the non-"s" form). int8 A is stored as a + 128 (uint8), its zero point moved by the same 128.
-// The VNNI arch tags derive from xsimd's avx512bw and fma3<avx2>, so xsimd's batches and qmath's other pieces work
-// on them, while every template instantiated for them is a distinct symbol: code compiled with the VNNI flags
-// cannot leak into the avx2 / avx512bw translation units through the linker's choice of inline copies.
+// The VNNI arch tags are in x86/arch.hpp.
 #pragma once
 
 #include <cstdint>
@@ -19,30 +17,17 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "qmath/core/config.hpp"
+#include "qmath/kernels/x86/arch.hpp"
 #include "qmath/kernels/x86/cvt_f16c.hpp"
 
 #if XSIMD_WITH_AVX2 || XSIMD_WITH_AVX512F
 #include <immintrin.h>
 #endif
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 namespace x86 {
-
-#if XSIMD_WITH_AVX512BW && defined(__AVX512VNNI__)
-#define QMATH_HAVE_AVX512VNNI_ARCH 1
-/// AVX-512BW + AVX512_VNNI.
-struct avx512vnni : xsimd::avx512bw {
-  static constexpr const char* name() noexcept { return "qmath_avx512vnni"; }
-};
-#endif
-#if XSIMD_WITH_FMA3_AVX2 && defined(__AVXVNNI__)
-#define QMATH_HAVE_AVXVNNI_ARCH 1
-/// AVX2 + FMA + AVX-VNNI (VEX-encoded `vpdpbusd` on ymm).
-struct avxvnni : xsimd::fma3<xsimd::avx2> {
-  static constexpr const char* name() noexcept { return "qmath_avxvnni"; }
-};
-#endif
 
 /// The four bytes at p (any alignment) in every int32 lane.
 template <class Arch>
@@ -142,19 +127,4 @@ inline xsimd::batch<std::int32_t, Arch> dot_u8s8(xsimd::batch<std::int32_t, Arch
 
 }  // namespace x86
 }  // namespace kernels
-}  // namespace qmath
-
-namespace xsimd {
-namespace types {
-#if defined(QMATH_HAVE_AVX512VNNI_ARCH)
-XSIMD_DECLARE_SIMD_REGISTER_ALIAS(qmath::kernels::x86::avx512vnni, avx512bw);
-template <class T>
-struct get_bool_simd_register<T, qmath::kernels::x86::avx512vnni> {
-  using type = simd_avx512_bool_register<T>;
-};
-#endif
-#if defined(QMATH_HAVE_AVXVNNI_ARCH)
-XSIMD_DECLARE_SIMD_REGISTER_ALIAS(qmath::kernels::x86::avxvnni, fma3<avx2>);
-#endif
-}  // namespace types
-}  // namespace xsimd
+QMATH_END_NAMESPACE  // qmath

@@ -9,9 +9,10 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "qmath/core/config.hpp"
 #include "qmath/kernels/x86/cvt_f16c.hpp"
 
-namespace qmath {
+QMATH_BEGIN_NAMESPACE
 namespace kernels {
 namespace x86 {
 
@@ -132,4 +133,4 @@ inline xsimd::batch<std::int32_t, Arch> shift_right_lanes(xsimd::batch<std::int3
 
 }  // namespace x86
 }  // namespace kernels
-}  // namespace qmath
+QMATH_END_NAMESPACE  // qmath
