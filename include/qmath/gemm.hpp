@@ -572,10 +572,20 @@ void run_gemm(ResolvedA a, const PackedGemmB& b, const Output& out, const GemmOp
   const bool tiny = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < 1.0e6;
   const int workers = tiny ? 1 : static_cast<int>(std::min<std::ptrdiff_t>(default_threads(options.threads),
                                                                            std::max(m_panels, n_panels)));
-  // Each worker owns a range of column panels (its own B) over every row, unless there are too few column
-  // panels to go round; then rows are split and B is shared.
-  const bool split_columns = n_panels >= 2 * workers || n_panels >= m_panels;
   const kernels::GemmASource source = a.source;
+  if (m >= n && m_panels >= workers) {
+    // Rows: each worker packs and multiplies its own row panels by all of B (read-only, in each core's cache):
+    // one parallel region, no wait between packing and computing. Chosen when A is the larger operand.
+    parallel_for(workers, [&](int w) noexcept {
+      std::ptrdiff_t begin = 0, end = 0;
+      split_range(m_panels, workers, w, begin, end);
+      kern.pack_a(l, source, m, k, p.k_groups, begin, end, a_packed, a_panel_bytes, row_sums);
+      kern.compute(p, begin * l.mr, end * l.mr, 0, n_padded);
+    }, options.pool);
+    return;
+  }
+  // Columns: A is packed once by all workers, then each worker owns a range of column panels (its own B) over
+  // every row: B, the larger operand, is read once.
   parallel_for(workers, [&](int w) noexcept {
     std::ptrdiff_t begin = 0, end = 0;
     split_range(m_panels, workers, w, begin, end);
@@ -583,13 +593,8 @@ void run_gemm(ResolvedA a, const PackedGemmB& b, const Output& out, const GemmOp
   }, options.pool);
   parallel_for(workers, [&](int w) noexcept {
     std::ptrdiff_t begin = 0, end = 0;
-    if (split_columns) {
-      split_range(n_panels, workers, w, begin, end);
-      kern.compute(p, 0, m_padded, begin * l.nr, end * l.nr);
-    } else {
-      split_range(m_panels, workers, w, begin, end);
-      kern.compute(p, begin * l.mr, end * l.mr, 0, n_padded);
-    }
+    split_range(n_panels, workers, w, begin, end);
+    kern.compute(p, 0, m_padded, begin * l.nr, end * l.nr);
   }, options.pool);
 }
 

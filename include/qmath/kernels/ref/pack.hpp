@@ -65,8 +65,15 @@ void pack_a_zero_row(std::ptrdiff_t k_groups, int mr, unsigned char* slot) noexc
   for (std::ptrdiff_t g = 0; g < k_groups; ++g) std::memset(slot + g * mr * Kr * Bytes, 0, static_cast<std::size_t>(Kr * Bytes));
 }
 
-/// The scalar quantizer of fp32 sources: PyTorch numerics, as quantize<uint8_t> (NaN -> the zero point).
-struct ScalarRowQuantizer {
+/// The scalar policy of the A packer: how fp32 sources become uint8 codes (PyTorch numerics, as quantize<uint8_t>:
+/// NaN -> the zero point), and no vector loop for four rows of codes (pack_quad packs nothing; see
+/// x86/pack_a.hpp for one that does).
+struct ScalarPackPolicy {
+  template <int Bytes, bool Signed>
+  static std::ptrdiff_t pack_quad(const unsigned char* const (&)[4], std::ptrdiff_t, std::ptrdiff_t, unsigned,
+                                  unsigned char*, std::uint32_t (&)[4]) noexcept {
+    return 0;
+  }
   static void quantize(const float* x, std::ptrdiff_t count, float factor, std::int32_t zero_point,
                        std::uint8_t* codes) noexcept {
     constexpr Numerics kPytorch{scale_op::multiply_reciprocal, rounding::half_even};
@@ -75,9 +82,44 @@ struct ScalarRowQuantizer {
   }
 };
 
+/// The rows of one panel of a uint8 / int8 source that the policy's four-row loop packs (rows in fours, all
+/// below M), each finished by pack_a_span; returns how many rows were packed (0 when the policy has no loop).
+template <class Tag, int Kr, int Bytes, class Policy>
+std::ptrdiff_t pack_a_quads(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m, std::ptrdiff_t k,
+                            std::ptrdiff_t panel, unsigned char* base, std::int32_t* row_sums) noexcept {
+  const bool is_signed = src.kind == gemm_a_source::s8;
+  const int offset = is_signed ? l.a_offset_s8 : l.a_offset_u8;
+  // The four-row loops store a + offset by flipping the top bit (bytes) or not at all (int16).
+  if (Kr * Bytes != 4 || (Bytes == 1 ? (l.a_signed || (offset != 0 && offset != 128 && offset != -128)) : offset != 0))
+    return 0;
+  const std::ptrdiff_t mr = l.mr, full = k / Kr;
+  std::ptrdiff_t r = 0;
+  for (; r + 4 <= mr && panel * mr + r + 4 <= m; r += 4) {
+    const unsigned char* rows[4];
+    for (int i = 0; i < 4; ++i)
+      rows[i] = static_cast<const unsigned char*>(src.data) + (panel * mr + r + i) * src.ld;
+    std::uint32_t stored[4] = {0, 0, 0, 0};
+    unsigned char* slot = base + r * Kr * Bytes;
+    const std::ptrdiff_t done = is_signed
+        ? Policy::template pack_quad<Bytes, true>(rows, full, mr, offset != 0 ? 0x80u : 0u, slot, stored)
+        : Policy::template pack_quad<Bytes, false>(rows, full, mr, offset != 0 ? 0x80u : 0u, slot, stored);
+    if (done == 0 && full >= 4) return r;
+    const std::ptrdiff_t k0 = done * Kr;
+    for (int i = 0; i < 4; ++i) {
+      const std::uint32_t rest = is_signed
+          ? pack_a_span<Tag, Kr, Bytes>(reinterpret_cast<const std::int8_t*>(rows[i]) + k0, k0, k - k0, static_cast<int>(mr), offset, slot + i * Kr * Bytes)
+          : pack_a_span<Tag, Kr, Bytes>(rows[i] + k0, k0, k - k0, static_cast<int>(mr), offset, slot + i * Kr * Bytes);
+      // stored sums over [0, k0) plus the source sum and its offsets over [k0, k).
+      row_sums[panel * mr + r + i] = static_cast<std::int32_t>(
+          stored[i] + rest + static_cast<std::uint32_t>(offset) * static_cast<std::uint32_t>(k - k0));
+    }
+  }
+  return r;
+}
+
 /// Packs the row panels [panel_begin, panel_end) of the source's M x K matrix A for layout l, and the row sums of
-/// the stored values (sum of a + offset over the K real values). RowQuantizer turns fp32 into uint8 codes.
-template <class Tag, int Kr, int Bytes, class RowQuantizer>
+/// the stored values (sum of a + offset over the K real values). Policy: see ScalarPackPolicy.
+template <class Tag, int Kr, int Bytes, class Policy>
 void pack_a_panels(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m, std::ptrdiff_t k,
                    std::ptrdiff_t k_groups, std::ptrdiff_t panel_begin, std::ptrdiff_t panel_end, unsigned char* out,
                    std::ptrdiff_t panel_bytes, std::int32_t* row_sums) noexcept {
@@ -86,7 +128,9 @@ void pack_a_panels(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m
   const std::ptrdiff_t row_slot_bytes = Kr * Bytes;
   for (std::ptrdiff_t panel = panel_begin; panel < panel_end; ++panel) {
     unsigned char* base = out + panel * panel_bytes;
-    for (std::ptrdiff_t r = 0; r < mr; ++r) {
+    std::ptrdiff_t r = 0;
+    if (src.kind != gemm_a_source::f32) r = pack_a_quads<Tag, Kr, Bytes, Policy>(l, src, m, k, panel, base, row_sums);
+    for (; r < mr; ++r) {
       const std::ptrdiff_t row = panel * mr + r;
       unsigned char* slot = base + r * row_slot_bytes;
       if (row >= m) {
@@ -112,7 +156,7 @@ void pack_a_panels(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m
           const std::size_t slot_index = src.per_row ? static_cast<std::size_t>(row) : 0;
           for (std::ptrdiff_t k0 = 0; k0 < k; k0 += kChunk) {
             const std::ptrdiff_t count = std::min(kChunk, k - k0);
-            RowQuantizer::quantize(x + k0, count, src.factor[slot_index], src.zero_point[slot_index], codes);
+            Policy::quantize(x + k0, count, src.factor[slot_index], src.zero_point[slot_index], codes);
             sum += pack_a_span<Tag, Kr, Bytes>(codes, k0, count, static_cast<int>(mr), offset, slot);
           }
           break;
@@ -124,23 +168,23 @@ void pack_a_panels(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m
 }
 
 /// Packs the source for layout l, choosing the element shape from it.
-template <class Tag, class RowQuantizer>
+template <class Tag, class Policy>
 void pack_a(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m, std::ptrdiff_t k, std::ptrdiff_t k_groups,
             std::ptrdiff_t panel_begin, std::ptrdiff_t panel_end, unsigned char* out, std::ptrdiff_t panel_bytes,
             std::int32_t* row_sums) noexcept {
   if (l.kr == 4 && l.a_bytes == 1)
-    pack_a_panels<Tag, 4, 1, RowQuantizer>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
+    pack_a_panels<Tag, 4, 1, Policy>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
   else if (l.kr == 2 && l.a_bytes == 2)
-    pack_a_panels<Tag, 2, 2, RowQuantizer>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
+    pack_a_panels<Tag, 2, 2, Policy>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
   else
-    pack_a_panels<Tag, 1, 2, RowQuantizer>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
+    pack_a_panels<Tag, 1, 2, Policy>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
 }
 
 /// The scalar table's packer.
 inline void gemm_pack_a_scalar(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m, std::ptrdiff_t k,
                                std::ptrdiff_t k_groups, std::ptrdiff_t panel_begin, std::ptrdiff_t panel_end,
                                unsigned char* out, std::ptrdiff_t panel_bytes, std::int32_t* row_sums) noexcept {
-  pack_a<void, ScalarRowQuantizer>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
+  pack_a<void, ScalarPackPolicy>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
 }
 
 /// Packs K x N weights (int8, or uint8 stored as b - 128 with zb - 128) into panels of nr columns

@@ -29,6 +29,7 @@
 #include "qmath/kernels/simd/pieces.hpp"
 #include "qmath/kernels/simd/quantize.hpp"
 #include "qmath/kernels/x86/dot_int8.hpp"
+#include "qmath/kernels/x86/pack_a.hpp"
 
 QMATH_SIMD_WARNINGS_PUSH
 
@@ -241,11 +242,14 @@ struct GemmBody {
         for (int v = 0; v < kNv; ++v) acc[w][m][v] = sum[w][m][v];
   }
 
+  // Block tiles: the first row panel over a K slice brings the slice into L1 (with prefetching: it streams from
+  // L2, L3 or memory), the others find it there.
   using TileFn = void (*)(const AElem*, const BElem*, std::ptrdiff_t, std::ptrdiff_t, I (&)[1][kMr][kNv]) noexcept;
   template <int... R>
-  static TileFn block_tile(int rows, std::integer_sequence<int, R...>) noexcept {
-    static constexpr TileFn table[] = {&tile<R + 1, 1, false>...};
-    return table[rows - 1];
+  static TileFn block_tile(int rows, bool prefetch, std::integer_sequence<int, R...>) noexcept {
+    static constexpr TileFn cached[] = {&tile<R + 1, 1, false>...};
+    static constexpr TileFn streaming[] = {&tile<R + 1, 1, true>...};
+    return prefetch ? streaming[rows - 1] : cached[rows - 1];
   }
 
   template <class Q>
@@ -469,7 +473,7 @@ struct GemmBody {
             for (int m = 0; m < kMr; ++m)
               for (int v = 0; v < kNv; ++v)
                 acc[0][m][v] = first ? I(0) : I::load_aligned(part + (m * kNv + v) * kL);
-            block_tile(rows, std::make_integer_sequence<int, kMr>{})(a_panel(p, m0) + g0 * kMr * kKr,
+            block_tile(rows, m0 == mb, std::make_integer_sequence<int, kMr>{})(a_panel(p, m0) + g0 * kMr * kKr,
                                                                      b + g0 * kNr * kKr, 0, count, acc);
             if (last) {
               epilogue<Out>(p, m0, n0, rows, acc[0]);
@@ -487,9 +491,20 @@ struct GemmBody {
 }  // namespace detail
 
 namespace detail {
-/// fp32 rows to uint8 codes for the A packer, vectorized (bit-exact with ref::ScalarRowQuantizer).
+/// The A packer's policy on Arch (see ref::ScalarPackPolicy): fp32 rows to uint8 codes with xsimd, and the x86
+/// four-row word transposition.
 template <class Arch>
-struct SimdRowQuantizer {
+struct SimdPackPolicy {
+  template <int Bytes, bool Signed>
+  static std::ptrdiff_t pack_quad(const unsigned char* const (&src)[4], std::ptrdiff_t groups, std::ptrdiff_t mr,
+                                  unsigned flip, unsigned char* dst, std::uint32_t (&sums)[4]) noexcept {
+#if QMATH_ARCH_X86_64
+    return x86::pack_a_quad<Arch, Bytes, Signed>(src, groups, mr, flip, dst, sums);
+#else
+    return ref::ScalarPackPolicy::pack_quad<Bytes, Signed>(src, groups, mr, flip, dst, sums);
+#endif
+  }
+
   static void quantize(const float* x, std::ptrdiff_t count, float factor, std::int32_t zero_point,
                        std::uint8_t* codes) noexcept {
     using V = QuantizeVectors<Arch>;
@@ -520,7 +535,7 @@ template <class Arch>
 void gemm_pack_a(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m, std::ptrdiff_t k,
                  std::ptrdiff_t k_groups, std::ptrdiff_t panel_begin, std::ptrdiff_t panel_end, unsigned char* out,
                  std::ptrdiff_t panel_bytes, std::int32_t* row_sums) noexcept {
-  ref::pack_a<Arch, detail::SimdRowQuantizer<Arch>>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes,
+  ref::pack_a<Arch, detail::SimdPackPolicy<Arch>>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes,
                                                     row_sums);
 }
 
