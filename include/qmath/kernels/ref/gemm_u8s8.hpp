@@ -31,6 +31,17 @@ QMATH_BEGIN_NAMESPACE
 namespace kernels {
 namespace ref {
 
+/// min and max for the kernels' index arithmetic: std::min / std::max instantiated in an ISA unit would be weak
+/// symbols shared with every other unit (tests/isa/leak_check.cmake); these are in the unit's own namespace.
+template <class T>
+constexpr T min_of(T a, T b) noexcept {
+  return b < a ? b : a;
+}
+template <class T>
+constexpr T max_of(T a, T b) noexcept {
+  return a < b ? b : a;
+}
+
 /// a + b modulo 2^32 (no signed overflow).
 constexpr std::int32_t wrapping_add(std::int32_t a, std::int32_t b) noexcept {
   return static_cast<std::int32_t>(static_cast<std::uint32_t>(a) + static_cast<std::uint32_t>(b));

@@ -19,6 +19,7 @@
 #include <type_traits>
 
 #include "qmath/kernels/gemm_table.hpp"
+#include "qmath/kernels/ref/gemm_u8s8.hpp"
 #include "qmath/kernels/ref/quantize.hpp"
 
 QMATH_BEGIN_NAMESPACE
@@ -155,7 +156,7 @@ void pack_a_panels(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m
           const float* x = static_cast<const float*>(src.data) + row * src.ld;
           const std::size_t slot_index = src.per_row ? static_cast<std::size_t>(row) : 0;
           for (std::ptrdiff_t k0 = 0; k0 < k; k0 += kChunk) {
-            const std::ptrdiff_t count = std::min(kChunk, k - k0);
+            const std::ptrdiff_t count = min_of(kChunk, k - k0);
             Policy::quantize(x + k0, count, src.factor[slot_index], src.zero_point[slot_index], codes);
             sum += pack_a_span<Tag, Kr, Bytes>(codes, k0, count, static_cast<int>(mr), offset, slot);
           }

@@ -180,8 +180,8 @@ struct GemmBody {
   static constexpr std::ptrdiff_t kSliceBytes = 16 * 1024;
   static constexpr std::ptrdiff_t kABlockBytes = 384 * 1024;
   static constexpr std::ptrdiff_t kPartialBytes = 16 * 1024;
-  static constexpr std::ptrdiff_t kPartialRows = std::max<std::ptrdiff_t>(kMr, kPartialBytes / (kNr * 4) / kMr * kMr);
-  static constexpr std::ptrdiff_t kSliceGroups = std::max<std::ptrdiff_t>(1, kSliceBytes / kGroupBBytes);
+  static constexpr std::ptrdiff_t kPartialRows = ref::max_of<std::ptrdiff_t>(kMr, kPartialBytes / (kNr * 4) / kMr * kMr);
+  static constexpr std::ptrdiff_t kSliceGroups = ref::max_of<std::ptrdiff_t>(1, kSliceBytes / kGroupBBytes);
   // Streaming B (few rows): prefetch this far ahead, one request per cache line read.
   static constexpr std::ptrdiff_t kPrefetchBytes = 2048;
   // Up to this many rows, tiles span several column panels (GEMV is bound by reading the weights: more
@@ -189,7 +189,19 @@ struct GemmBody {
   static constexpr int kWideRows = 4;
   template <int R>
   static constexpr int wide_panels() noexcept {
-    return std::max(1, std::min(4, kMaxAccumulators / (R * kNv)));
+    return ref::max_of(1, ref::min_of(4, kMaxAccumulators / (R * kNv)));
+  }
+
+  // Keeps a loaded batch in a register: when a B batch feeds one multiply-add only, GCC folds the load into
+  // vpdpbusd's memory operand and then copies every accumulator twice per iteration (docs/gemm.md).
+  static void in_register(I& v) noexcept {
+#if defined(__GNUC__) && QMATH_ARCH_X86_64
+    __asm__("" : "+v"(v.data));
+#elif defined(__GNUC__) && QMATH_ARCH_AARCH64
+    __asm__("" : "+w"(v.data));
+#else
+    (void)v;
+#endif
   }
 
   template <bool Prefetch>
@@ -211,9 +223,10 @@ struct GemmBody {
   QMATH_NOINLINE static void tile(const AElem* a, const BElem* b, std::ptrdiff_t b_stride,
                                              std::ptrdiff_t groups, I (&acc)[W][kMr][kNv]) noexcept {
     I sum[W][R][kNv];
+    // Wide tiles always start from zero (they cover all of K); starting block tiles from acc carries partial sums.
     for (int w = 0; w < W; ++w)
       for (int m = 0; m < R; ++m)
-        for (int v = 0; v < kNv; ++v) sum[w][m][v] = acc[w][m][v];
+        for (int v = 0; v < kNv; ++v) sum[w][m][v] = W > 1 ? I(0) : acc[w][m][v];
     for (std::ptrdiff_t g = 0; g < groups; ++g) {
       if constexpr (W == 1) {
         prefetch_b<Prefetch>(b, g);
@@ -229,7 +242,8 @@ struct GemmBody {
         for (int w = 0; w < W; ++w) {
           prefetch_b<Prefetch>(b + w * b_stride, g);
           for (int v = 0; v < kNv; ++v) {
-            const I bv = D::load_b(b + w * b_stride + v * kL * kKr);
+            I bv = D::load_b(b + w * b_stride + v * kL * kKr);
+            in_register(bv);
             for (int m = 0; m < R; ++m) sum[w][m][v] = D::madd(sum[w][m][v], av[m], bv);
           }
         }
@@ -313,9 +327,9 @@ struct GemmBody {
   template <gemm_output Out>
   static void epilogue(const GemmProblem& p, std::ptrdiff_t m0, std::ptrdiff_t n0, int rows,
                        const I (&acc)[kMr][kNv]) noexcept {
-    const int valid_cols = static_cast<int>(std::min<std::ptrdiff_t>(kNr, p.n - n0));
+    const int valid_cols = static_cast<int>(ref::min_of<std::ptrdiff_t>(kNr, p.n - n0));
     int count[kNv];
-    for (int v = 0; v < kNv; ++v) count[v] = std::max(0, std::min(kL, valid_cols - v * kL));
+    for (int v = 0; v < kNv; ++v) count[v] = ref::max_of(0, ref::min_of(kL, valid_cols - v * kL));
     if constexpr (Out == gemm_output::int32) {
       for (int r = 0; r < rows; ++r) {
         I c[kNv];
@@ -445,29 +459,29 @@ struct GemmBody {
   template <gemm_output Out>
   static void compute_for(const GemmProblem& p, std::ptrdiff_t m_begin, std::ptrdiff_t m_end, std::ptrdiff_t n_begin,
                           std::ptrdiff_t n_end) noexcept {
-    m_end = std::min(m_end, p.m);
-    n_end = std::min(n_end, p.n);
+    m_end = ref::min_of(m_end, p.m);
+    n_end = ref::min_of(n_end, p.n);
     if (m_begin >= m_end || n_begin >= n_end) return;
-    if (m_end - m_begin <= std::min(kWideRows, kMr - 1)) {
+    if (m_end - m_begin <= ref::min_of(kWideRows, kMr - 1)) {
       dispatch_wide<Out>(static_cast<int>(m_end - m_begin), p, m_begin, n_begin, n_end,
-                    std::make_integer_sequence<int, std::min(kWideRows, kMr - 1)>{});
+                    std::make_integer_sequence<int, ref::min_of(kWideRows, kMr - 1)>{});
       return;
     }
     const std::ptrdiff_t groups = p.k_groups;
     const std::ptrdiff_t slices = (groups + kSliceGroups - 1) / kSliceGroups;
     const std::ptrdiff_t slice = (groups + slices - 1) / slices;
-    std::ptrdiff_t block_rows = std::max<std::ptrdiff_t>(1, kABlockBytes / (groups * kGroupABytes)) * kMr;
-    if (slices > 1) block_rows = std::min(block_rows, kPartialRows);
+    std::ptrdiff_t block_rows = ref::max_of<std::ptrdiff_t>(1, kABlockBytes / (groups * kGroupABytes)) * kMr;
+    if (slices > 1) block_rows = ref::min_of(block_rows, kPartialRows);
     alignas(64) std::int32_t partial[kPartialRows * kNr];
     for (std::ptrdiff_t mb = m_begin; mb < m_end; mb += block_rows) {
-      const std::ptrdiff_t mb_end = std::min(m_end, mb + block_rows);
+      const std::ptrdiff_t mb_end = ref::min_of(m_end, mb + block_rows);
       for (std::ptrdiff_t n0 = n_begin; n0 < n_end; n0 += kNr) {
         const BElem* b = b_panel(p, n0);
         for (std::ptrdiff_t s = 0; s < slices; ++s) {
-          const std::ptrdiff_t g0 = s * slice, count = std::min(slice, groups - g0);
+          const std::ptrdiff_t g0 = s * slice, count = ref::min_of(slice, groups - g0);
           const bool first = s == 0, last = s == slices - 1;
           for (std::ptrdiff_t m0 = mb; m0 < mb_end; m0 += kMr) {
-            const int rows = static_cast<int>(std::min<std::ptrdiff_t>(kMr, m_end - m0));
+            const int rows = static_cast<int>(ref::min_of<std::ptrdiff_t>(kMr, m_end - m0));
             std::int32_t* part = partial + (m0 - mb) * kNr;
             I acc[1][kMr][kNv];
             for (int m = 0; m < kMr; ++m)
