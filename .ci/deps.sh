@@ -23,6 +23,7 @@ qmath_need_packages() {
 
 # What building the library and its tools needs; the test suite adds its own.
 QMATH_BUILD_PACKAGES=(cmake ninja-build g++ make pkg-config libeigen3-dev libxsimd-dev)
-# libopenblas-dev and libdnnl-dev (oneDNN) are bench_gemm's baselines (optional when building by hand).
+# libopenblas-dev, libdnnl-dev (oneDNN) and libxnnpack-dev are bench_gemm's baselines (optional when building by
+# hand); xnnpack.h includes <pthreadpool.h>, which libxnnpack-dev does not pull in: libpthreadpool-dev.
 QMATH_TEST_PACKAGES=(libgtest-dev googletest libbenchmark-dev clang libclang-rt-dev g++-aarch64-linux-gnu qemu-user
-                     libopenblas-dev libdnnl-dev)
+                     libopenblas-dev libdnnl-dev libxnnpack-dev libpthreadpool-dev)

@@ -33,12 +33,26 @@
 // Before timing, every implementation is checked on odd shapes: qmath's paths and oneDNN bit for bit against
 // ref::gemm_u8s8_i32, the fp32 products and the dynamic Linear against a double-precision product within a
 // tolerance; a mismatch aborts with a message.
+//
+// Bounds and a second exact peer, in the same binary so that ratios come from one run:
+//   gemm_peak/<isa>/rows:/cols:/kr:   each x86 path's register tile alone (inline asm over L1-resident A and B, one
+//                                     k-group per loop iteration): the compute peak of that instruction mix, one
+//                                     thread; <isa>-saturating is oneDNN's pre-VNNI chain (vpmaddubsw, vpmaddwd by
+//                                     ones, vpaddd) for reference.
+//   gemm_bare_read/M:1/N:/K:/threads: a plain vector loop reading as many bytes as the int8 weights (K*N), split
+//                                     across OpenMP threads: the bandwidth bound of a GEMV, in GOPS-equivalent
+//                                     2*M*N*K per second and bytes/s.
+//   gemm_s8s8_requant/<impl>/...:     int8 A (zero point) x int8 W -> int8 C with one float multiplier, bias and
+//                                     clamp: qmath on every path against XNNPACK's fully-connected qs8 operator
+//                                     (exact products, fp32 requantization), whose output is compared with
+//                                     qmath's before timing.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -56,6 +70,13 @@
 #endif
 #if defined(QMATH_BENCH_ONEDNN)
 #include <oneapi/dnnl/dnnl.hpp>
+#endif
+#if defined(QMATH_BENCH_XNNPACK)
+#include <pthreadpool.h>
+#include <xnnpack.h>
+#endif
+#if defined(__x86_64__)
+#include <immintrin.h>
 #endif
 
 #include "qmath/core/cpu.hpp"
@@ -109,6 +130,7 @@ double ops_of(const Shape& s) {
 struct Activations {
   AlignedArray<std::uint8_t> u8;  // M x K, uniform over [0, 255]
   AlignedArray<float> f32;        // M x K, N(0, 1)
+  AlignedArray<std::int8_t> s8;   // M x K, uniform over [-128, 127]: the s8 x s8 rows
 };
 struct Weights {
   AlignedArray<std::int8_t> s8;  // N x K, uniform over [-128, 127]
@@ -128,10 +150,11 @@ void fill_normal(float* p, std::size_t count, float sigma, std::mt19937& rng) {
 
 Activations make_activations(std::int64_t m, std::int64_t k, std::uint32_t seed) {
   const auto count = static_cast<std::size_t>(m * k);
-  Activations a{make_aligned<std::uint8_t>(count), make_aligned<float>(count)};
+  Activations a{make_aligned<std::uint8_t>(count), make_aligned<float>(count), make_aligned<std::int8_t>(count)};
   std::mt19937 rng(seed);
   fill_u8(a.u8.get(), count, rng);
   fill_normal(a.f32.get(), count, 1.0f, rng);
+  fill_s8(a.s8.get(), count, rng);
   return a;
 }
 Weights make_weights(std::int64_t n, std::int64_t k, std::uint32_t seed) {
@@ -242,6 +265,53 @@ void bm_qmath_requant(benchmark::State& state, isa path) {
   options.threads = threads_of(state);
   time_loop(state, [&] { qmath::gemm(a, packed, out, options); });
   report(state, s, std::string("qmath-") + qmath::isa_name(path) + " requantize-s8");
+}
+
+// The s8 x s8 -> s8 Linear layer that qmath and XNNPACK both run: per-tensor scales, int32 bias, output zero point
+// and clamp. The multiplier is computed as XNNPACK does (in float, in this order), so both requantize the same
+// float(C + bias) * multiplier.
+constexpr std::int32_t kS8AZeroPoint = 3;  // nonzero, so that both subtract it
+struct S8Layer {
+  float in_scale = 0.05f, kernel_scale = 0.01f, out_scale = 0.0f, multiplier = 0.0f;
+  std::int32_t out_zero_point = -5, out_min = -120, out_max = 120;
+  std::vector<std::int32_t> bias;  // N entries
+};
+S8Layer make_s8_layer(std::int64_t n, std::int64_t k) {
+  S8Layer l;
+  // |C| is about sqrt(K) * 74^2 (two uniform int8 factors): map that to ~40 codes, so that few outputs clamp.
+  l.out_scale = l.in_scale * l.kernel_scale * std::sqrt(static_cast<float>(k)) * 5461.0f / 40.0f;
+  l.multiplier = l.in_scale * l.kernel_scale / l.out_scale;
+  l.bias.resize(static_cast<std::size_t>(n));
+  std::mt19937 rng(13u);
+  std::uniform_int_distribution<std::int32_t> offset(-20000, 20000);
+  for (std::int32_t& b : l.bias) b = offset(rng);
+  return l;
+}
+
+void qmath_s8s8(const qmath::PackedGemmB& packed, const std::int8_t* a, std::int64_t m, std::int64_t k,
+                const S8Layer& l, std::int8_t* c, std::int64_t n, int threads) {
+  qmath::GemmOutputRequantize<std::int8_t> out{c, n, &l.multiplier, 1};
+  out.zero_point = l.out_zero_point;
+  out.bias = l.bias.data();
+  out.min = l.out_min;
+  out.max = l.out_max;
+  qmath::GemmOptions options;
+  options.threads = threads;
+  qmath::gemm(qmath::GemmA<std::int8_t>{a, m, k, &kS8AZeroPoint, 1}, packed, out, options);
+}
+
+void bm_qmath_s8s8(benchmark::State& state, isa path) {
+  const Shape s = shape_of(state);
+  const qmath::PackedGemmB& packed = packed_weights(path, s.n, s.k);
+  if (packed.path() != path) {
+    state.SkipWithError((std::string("packed for ") + qmath::isa_name(packed.path())).c_str());
+    return;
+  }
+  const S8Layer layer = make_s8_layer(s.n, s.k);
+  const std::int8_t* a = activations(s.m, s.k).s8.get();
+  AlignedArray<std::int8_t> c = make_aligned<std::int8_t>(static_cast<std::size_t>(s.m * s.n));
+  time_loop(state, [&] { qmath_s8s8(packed, a, s.m, s.k, layer, c.get(), s.n, threads_of(state)); });
+  report(state, s, std::string("qmath-") + qmath::isa_name(path) + " s8s8 requantize-s8 fp32");
 }
 
 // One layer at a time, as packed_weights.
@@ -421,6 +491,402 @@ void bm_onednn(benchmark::State& state, const std::string& isa_label) {
 }
 #endif
 
+// ---- Peak loops -----------------------------------------------------------------------------------------------------
+
+// Each loop is one path's register tile and nothing else: per k-group, load the B vectors, then per row broadcast
+// 4 bytes of A and multiply-add into that row's accumulators, over 64 groups of A and B that stay in L1, repeated
+// `passes` times. Inline asm, so that the compiler can neither drop nor reorder the work; the functions carry their
+// ISA as a target attribute (only the zmm ones need it, to clobber zmm16-31) and run only where the CPU has it.
+#if defined(__x86_64__) && defined(QMATH_BENCH_PEAK_ASM)
+#define QMATH_BENCH_PEAK 1
+constexpr int kPeakGroups = 64;
+
+// Register names: R is ymm or zmm, the rest register numbers.
+#define QB_REG(R, N) "%%" #R #N
+// vpmaddwd row: A's int16 pair, times both widened B batches, added through TMP.
+#define QB_MADDWD_ROW(R, AOFF, A, B0, B1, TMP, ACC0, ACC1)                       \
+  "vpbroadcastd " #AOFF "(%[pa]), " QB_REG(R, A) "\n\t"                         \
+  "vpmaddwd " QB_REG(R, B0) ", " QB_REG(R, A) ", " QB_REG(R, TMP) "\n\t"       \
+  "vpaddd " QB_REG(R, TMP) ", " QB_REG(R, ACC0) ", " QB_REG(R, ACC0) "\n\t"    \
+  "vpmaddwd " QB_REG(R, B1) ", " QB_REG(R, A) ", " QB_REG(R, TMP) "\n\t"       \
+  "vpaddd " QB_REG(R, TMP) ", " QB_REG(R, ACC1) ", " QB_REG(R, ACC1) "\n\t"
+// vpdpbusd row (PFX "%{vex%} " for AVX-VNNI's VEX form): A's 4 uint8 against B's int8 quads.
+#define QB_DPBUSD_ROW(PFX, R, AOFF, A, B0, B1, ACC0, ACC1)                       \
+  "vpbroadcastd " #AOFF "(%[pa]), " QB_REG(R, A) "\n\t"                         \
+  PFX "vpdpbusd " QB_REG(R, B0) ", " QB_REG(R, A) ", " QB_REG(R, ACC0) "\n\t"   \
+  PFX "vpdpbusd " QB_REG(R, B1) ", " QB_REG(R, A) ", " QB_REG(R, ACC1) "\n\t"
+// Saturating row: vpmaddubsw (u8 A x s8 B pairs -> saturated int16), vpmaddwd by ones (-> int32), vpaddd.
+#define QB_MADDUBSW_ROW(R, AOFF, A, B0, B1, ONES, TMP, ACC0, ACC1)               \
+  "vpbroadcastd " #AOFF "(%[pa]), " QB_REG(R, A) "\n\t"                         \
+  "vpmaddubsw " QB_REG(R, B0) ", " QB_REG(R, A) ", " QB_REG(R, TMP) "\n\t"     \
+  "vpmaddwd " QB_REG(R, ONES) ", " QB_REG(R, TMP) ", " QB_REG(R, TMP) "\n\t"   \
+  "vpaddd " QB_REG(R, TMP) ", " QB_REG(R, ACC0) ", " QB_REG(R, ACC0) "\n\t"    \
+  "vpmaddubsw " QB_REG(R, B1) ", " QB_REG(R, A) ", " QB_REG(R, TMP) "\n\t"     \
+  "vpmaddwd " QB_REG(R, ONES) ", " QB_REG(R, TMP) ", " QB_REG(R, TMP) "\n\t"   \
+  "vpaddd " QB_REG(R, TMP) ", " QB_REG(R, ACC1) ", " QB_REG(R, ACC1) "\n\t"
+
+#define QB_ZERO2(R, X, Y) "vpxor %%" #R #X ", %%" #R #X ", %%" #R #X "\n\t" "vpxor %%" #R #Y ", %%" #R #Y ", %%" #R #Y "\n\t"
+#define QB_ZERO2Z(X, Y) "vpxord %%zmm" #X ", %%zmm" #X ", %%zmm" #X "\n\t" "vpxord %%zmm" #Y ", %%zmm" #Y ", %%zmm" #Y "\n\t"
+#define QB_ZERO_Y12 QB_ZERO2(ymm, 0, 1) QB_ZERO2(ymm, 2, 3) QB_ZERO2(ymm, 4, 5) QB_ZERO2(ymm, 6, 7) \
+                    QB_ZERO2(ymm, 8, 9) QB_ZERO2(ymm, 10, 11)
+#define QB_ZERO_Z16 QB_ZERO2Z(0, 1) QB_ZERO2Z(2, 3) QB_ZERO2Z(4, 5) QB_ZERO2Z(6, 7) QB_ZERO2Z(8, 9) \
+                    QB_ZERO2Z(10, 11) QB_ZERO2Z(12, 13) QB_ZERO2Z(14, 15)
+// The outer loop over passes around the inner loop over the 64 groups, one group per iteration (as qmath's tile).
+#define QB_LOOP(SETUP, GROUP, A_STEP, B_STEP)                                     \
+  SETUP                                                                          \
+  "1:\n\t"                                                                       \
+  "mov %[a], %[pa]\n\t"                                                          \
+  "mov %[b], %[pb]\n\t"                                                          \
+  "mov $64, %[n]\n\t"                                                            \
+  "2:\n\t"                                                                       \
+  GROUP                                                                          \
+  "add $" #A_STEP ", %[pa]\n\t"                                                  \
+  "add $" #B_STEP ", %[pb]\n\t"                                                  \
+  "dec %[n]\n\t"                                                                 \
+  "jnz 2b\n\t"                                                                   \
+  "dec %[passes]\n\t"                                                            \
+  "jnz 1b\n\t"                                                                   \
+  "vzeroupper\n\t"
+#define QB_OPERANDS                                                               \
+  : [passes] "+r"(passes), [pa] "=&r"(pa), [pb] "=&r"(pb), [n] "=&r"(n)          \
+  : [a] "r"(a), [b] "r"(b)
+#define QB_CLOBBER_XMM15 "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", \
+                         "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc"
+#define QB_CLOBBER_XMM20 QB_CLOBBER_XMM15, "xmm16", "xmm17", "xmm18", "xmm19", "xmm20"
+
+using PeakFn = void (*)(const void*, const void*, long);
+
+// avx2: 6 rows x 2 ymm, kr = 2 (A int16 pairs, B int8 widened by vpmovsxbw: 16 bytes per ymm). ymm0-11 sums,
+// 12-13 B, 14 A, 15 the product.
+__attribute__((target("avx2"))) void peak_avx2(const void* a, const void* b, long passes) {
+  const void *pa, *pb;
+  long n;
+  __asm__ volatile(QB_LOOP(QB_ZERO_Y12,
+                           "vpmovsxbw 0(%[pb]), %%ymm12\n\t"
+                           "vpmovsxbw 16(%[pb]), %%ymm13\n\t"
+                           QB_MADDWD_ROW(ymm, 0, 14, 12, 13, 15, 0, 1) QB_MADDWD_ROW(ymm, 4, 14, 12, 13, 15, 2, 3)
+                           QB_MADDWD_ROW(ymm, 8, 14, 12, 13, 15, 4, 5) QB_MADDWD_ROW(ymm, 12, 14, 12, 13, 15, 6, 7)
+                           QB_MADDWD_ROW(ymm, 16, 14, 12, 13, 15, 8, 9) QB_MADDWD_ROW(ymm, 20, 14, 12, 13, 15, 10, 11),
+                           24, 32)
+                   QB_OPERANDS
+                   : QB_CLOBBER_XMM15);
+}
+
+// avxvnni: 6 rows x 2 ymm, kr = 4, {vex} vpdpbusd, B 32 plain bytes per ymm. ymm0-11 sums, 12-13 B, 14 A.
+__attribute__((target("avx2"))) void peak_avxvnni(const void* a, const void* b, long passes) {
+  const void *pa, *pb;
+  long n;
+  __asm__ volatile(QB_LOOP(QB_ZERO_Y12,
+                           "vmovdqa 0(%[pb]), %%ymm12\n\t"
+                           "vmovdqa 32(%[pb]), %%ymm13\n\t"
+                           QB_DPBUSD_ROW("%{vex%} ", ymm, 0, 14, 12, 13, 0, 1)
+                           QB_DPBUSD_ROW("%{vex%} ", ymm, 4, 14, 12, 13, 2, 3)
+                           QB_DPBUSD_ROW("%{vex%} ", ymm, 8, 14, 12, 13, 4, 5)
+                           QB_DPBUSD_ROW("%{vex%} ", ymm, 12, 14, 12, 13, 6, 7)
+                           QB_DPBUSD_ROW("%{vex%} ", ymm, 16, 14, 12, 13, 8, 9)
+                           QB_DPBUSD_ROW("%{vex%} ", ymm, 20, 14, 12, 13, 10, 11),
+                           24, 64)
+                   QB_OPERANDS
+                   : QB_CLOBBER_XMM15);
+}
+
+// avx512bw: 8 rows x 2 zmm, kr = 2, vpmovsxbw 32 bytes per zmm. zmm0-15 sums, 16-17 B, 18 A, 19 the product.
+__attribute__((target("avx512f,avx512bw"))) void peak_avx512bw(const void* a, const void* b, long passes) {
+  const void *pa, *pb;
+  long n;
+  __asm__ volatile(QB_LOOP(QB_ZERO_Z16,
+                           "vpmovsxbw 0(%[pb]), %%zmm16\n\t"
+                           "vpmovsxbw 32(%[pb]), %%zmm17\n\t"
+                           QB_MADDWD_ROW(zmm, 0, 18, 16, 17, 19, 0, 1) QB_MADDWD_ROW(zmm, 4, 18, 16, 17, 19, 2, 3)
+                           QB_MADDWD_ROW(zmm, 8, 18, 16, 17, 19, 4, 5) QB_MADDWD_ROW(zmm, 12, 18, 16, 17, 19, 6, 7)
+                           QB_MADDWD_ROW(zmm, 16, 18, 16, 17, 19, 8, 9) QB_MADDWD_ROW(zmm, 20, 18, 16, 17, 19, 10, 11)
+                           QB_MADDWD_ROW(zmm, 24, 18, 16, 17, 19, 12, 13)
+                           QB_MADDWD_ROW(zmm, 28, 18, 16, 17, 19, 14, 15),
+                           32, 64)
+                   QB_OPERANDS
+                   : QB_CLOBBER_XMM20);
+}
+
+// avx512vnni: 8 rows x 2 zmm, kr = 4, vpdpbusd, B 64 plain bytes per zmm. zmm0-15 sums, 16-17 B, 18 A.
+__attribute__((target("avx512f,avx512bw"))) void peak_avx512vnni(const void* a, const void* b, long passes) {
+  const void *pa, *pb;
+  long n;
+  __asm__ volatile(QB_LOOP(QB_ZERO_Z16,
+                           "vmovdqa64 0(%[pb]), %%zmm16\n\t"
+                           "vmovdqa64 64(%[pb]), %%zmm17\n\t"
+                           QB_DPBUSD_ROW("", zmm, 0, 18, 16, 17, 0, 1) QB_DPBUSD_ROW("", zmm, 4, 18, 16, 17, 2, 3)
+                           QB_DPBUSD_ROW("", zmm, 8, 18, 16, 17, 4, 5) QB_DPBUSD_ROW("", zmm, 12, 18, 16, 17, 6, 7)
+                           QB_DPBUSD_ROW("", zmm, 16, 18, 16, 17, 8, 9) QB_DPBUSD_ROW("", zmm, 20, 18, 16, 17, 10, 11)
+                           QB_DPBUSD_ROW("", zmm, 24, 18, 16, 17, 12, 13)
+                           QB_DPBUSD_ROW("", zmm, 28, 18, 16, 17, 14, 15),
+                           32, 128)
+                   QB_OPERANDS
+                   : QB_CLOBBER_XMM20);
+}
+
+// avx2-saturating: 5 rows x 2 ymm, kr = 4 (the most rows that fit 16 registers with the ones and the product).
+// ymm0-9 sums, 10-11 B, 12 A, 13 the product, 14 int16 ones.
+__attribute__((target("avx2"))) void peak_avx2_saturating(const void* a, const void* b, long passes) {
+  const void *pa, *pb;
+  long n;
+  __asm__ volatile(QB_LOOP(QB_ZERO2(ymm, 0, 1) QB_ZERO2(ymm, 2, 3) QB_ZERO2(ymm, 4, 5) QB_ZERO2(ymm, 6, 7)
+                           QB_ZERO2(ymm, 8, 9)
+                           "vpcmpeqw %%ymm14, %%ymm14, %%ymm14\n\t"
+                           "vpsrlw $15, %%ymm14, %%ymm14\n\t",
+                           "vmovdqa 0(%[pb]), %%ymm10\n\t"
+                           "vmovdqa 32(%[pb]), %%ymm11\n\t"
+                           QB_MADDUBSW_ROW(ymm, 0, 12, 10, 11, 14, 13, 0, 1)
+                           QB_MADDUBSW_ROW(ymm, 4, 12, 10, 11, 14, 13, 2, 3)
+                           QB_MADDUBSW_ROW(ymm, 8, 12, 10, 11, 14, 13, 4, 5)
+                           QB_MADDUBSW_ROW(ymm, 12, 12, 10, 11, 14, 13, 6, 7)
+                           QB_MADDUBSW_ROW(ymm, 16, 12, 10, 11, 14, 13, 8, 9),
+                           20, 64)
+                   QB_OPERANDS
+                   : QB_CLOBBER_XMM15);
+}
+
+// avx512bw-saturating: 8 rows x 2 zmm, kr = 4. zmm0-15 sums, 16-17 B, 18 A, 19 the product, 20 int16 ones.
+__attribute__((target("avx512f,avx512bw"))) void peak_avx512bw_saturating(const void* a, const void* b,
+                                                                          long passes) {
+  const void *pa, *pb;
+  long n;
+  __asm__ volatile(QB_LOOP(QB_ZERO_Z16
+                           "vpternlogd $0xff, %%zmm20, %%zmm20, %%zmm20\n\t"
+                           "vpsrlw $15, %%zmm20, %%zmm20\n\t",
+                           "vmovdqa64 0(%[pb]), %%zmm16\n\t"
+                           "vmovdqa64 64(%[pb]), %%zmm17\n\t"
+                           QB_MADDUBSW_ROW(zmm, 0, 18, 16, 17, 20, 19, 0, 1)
+                           QB_MADDUBSW_ROW(zmm, 4, 18, 16, 17, 20, 19, 2, 3)
+                           QB_MADDUBSW_ROW(zmm, 8, 18, 16, 17, 20, 19, 4, 5)
+                           QB_MADDUBSW_ROW(zmm, 12, 18, 16, 17, 20, 19, 6, 7)
+                           QB_MADDUBSW_ROW(zmm, 16, 18, 16, 17, 20, 19, 8, 9)
+                           QB_MADDUBSW_ROW(zmm, 20, 18, 16, 17, 20, 19, 10, 11)
+                           QB_MADDUBSW_ROW(zmm, 24, 18, 16, 17, 20, 19, 12, 13)
+                           QB_MADDUBSW_ROW(zmm, 28, 18, 16, 17, 20, 19, 14, 15),
+                           32, 128)
+                   QB_OPERANDS
+                   : QB_CLOBBER_XMM20);
+}
+
+struct PeakLoop {
+  std::string name;  // gemm_peak/<name>/...
+  isa needs;
+  int rows, cols, kr;
+  PeakFn fn;
+  const char* instructions;  // the label
+};
+
+std::vector<PeakLoop> peak_loops() {
+  return {
+      {"avx2", isa::avx2, 6, 16, 2, &peak_avx2, "6x2 ymm vpbroadcastd+vpmovsxbw+vpmaddwd+vpaddd (exact)"},
+      {"avx2-saturating", isa::avx2, 5, 16, 4, &peak_avx2_saturating,
+       "5x2 ymm vpbroadcastd+vpmaddubsw+vpmaddwd(ones)+vpaddd (saturating)"},
+      {"avxvnni", isa::avxvnni, 6, 16, 4, &peak_avxvnni, "6x2 ymm vpbroadcastd+{vex}vpdpbusd (exact)"},
+      {"avx512bw", isa::avx512bw, 8, 32, 2, &peak_avx512bw, "8x2 zmm vpbroadcastd+vpmovsxbw+vpmaddwd+vpaddd (exact)"},
+      {"avx512bw-saturating", isa::avx512bw, 8, 32, 4, &peak_avx512bw_saturating,
+       "8x2 zmm vpbroadcastd+vpmaddubsw+vpmaddwd(ones)+vpaddd (saturating)"},
+      {"avx512vnni", isa::avx512vnni, 8, 32, 4, &peak_avx512vnni, "8x2 zmm vpbroadcastd+vpdpbusd (exact)"},
+  };
+}
+
+void bm_peak(benchmark::State& state, const PeakLoop& loop) {
+  if (!qmath::has(qmath::supported_isas(), loop.needs)) {
+    state.SkipWithError((std::string("this CPU lacks ") + qmath::isa_name(loop.needs)).c_str());
+    return;
+  }
+  // A: rows x 4 bytes per group (the widest any loop reads), B: 128 bytes per group; 10 KiB in all.
+  AlignedArray<std::uint8_t> a = make_aligned<std::uint8_t>(kPeakGroups * 32);
+  AlignedArray<std::uint8_t> b = make_aligned<std::uint8_t>(kPeakGroups * 128);
+  std::mt19937 rng(1u);
+  fill_u8(a.get(), kPeakGroups * 32, rng);
+  fill_u8(b.get(), kPeakGroups * 128, rng);
+  constexpr long kPasses = 256;
+  loop.fn(a.get(), b.get(), kPasses);
+  for (auto _ : state) loop.fn(a.get(), b.get(), kPasses);
+  const double ops = 2.0 * loop.rows * loop.cols * loop.kr * kPeakGroups * static_cast<double>(kPasses);
+  state.counters["GOPS"] = benchmark::Counter(ops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(loop.instructions);
+}
+#endif
+
+// ---- Bare read ------------------------------------------------------------------------------------------------------
+
+// XOR-folds `bytes` (a multiple of 128) into 4 independent accumulators: the loads are the whole cost.
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) std::uint64_t read_avx2(const std::uint8_t* p, std::size_t bytes) {
+  __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+  for (std::size_t i = 0; i < bytes; i += 128) {
+    s0 = _mm256_xor_si256(s0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
+    s1 = _mm256_xor_si256(s1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+    s2 = _mm256_xor_si256(s2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+    s3 = _mm256_xor_si256(s3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  }
+  const __m256i s = _mm256_xor_si256(_mm256_xor_si256(s0, s1), _mm256_xor_si256(s2, s3));
+  return static_cast<std::uint64_t>(_mm256_extract_epi64(s, 0) ^ _mm256_extract_epi64(s, 1) ^
+                                    _mm256_extract_epi64(s, 2) ^ _mm256_extract_epi64(s, 3));
+}
+#endif
+std::uint64_t read_plain(const std::uint8_t* p, std::size_t bytes) {
+  std::uint64_t s[4] = {0, 0, 0, 0};
+  for (std::size_t i = 0; i < bytes; i += 32)
+    for (int j = 0; j < 4; ++j) {
+      std::uint64_t word;
+      std::memcpy(&word, p + i + 8 * j, 8);
+      s[j] ^= word;
+    }
+  return s[0] ^ s[1] ^ s[2] ^ s[3];
+}
+
+// The weights' bytes, K*N (qmath's packing adds only N-sized column terms), read whole by `threads` threads, each
+// a contiguous share: what any M = 1 GEMM must at least move per call.
+void bm_bare_read(benchmark::State& state) {
+  const Shape s = shape_of(state);
+  const int threads = threads_of(state);
+#if !defined(_OPENMP)
+  if (threads > 1) {
+    state.SkipWithError("built without OpenMP: no threads");
+    return;
+  }
+#endif
+  const auto bytes = static_cast<std::size_t>(s.n * s.k) / 128 * 128;
+  static AlignedArray<std::uint8_t> buffer;
+  static std::size_t buffer_bytes = 0;
+  if (buffer_bytes != bytes) {
+    buffer = make_aligned<std::uint8_t>(bytes);
+    std::mt19937 rng(17u);
+    fill_u8(buffer.get(), bytes, rng);
+    buffer_bytes = bytes;
+  }
+  bool avx2 = false;
+#if defined(__x86_64__)
+  avx2 = qmath::has(qmath::supported_isas(), isa::avx2);
+#endif
+  std::uint64_t sink = 0;
+  const std::uint8_t* data = buffer.get();
+  auto body = [&] {
+    std::uint64_t folded = 0;
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(threads) reduction(^ : folded)
+#endif
+    {
+      std::size_t index = 0, count = 1;
+#if defined(_OPENMP)
+      index = static_cast<std::size_t>(omp_get_thread_num());
+      count = static_cast<std::size_t>(omp_get_num_threads());
+#endif
+      const std::size_t lines = bytes / 128;
+      const std::size_t begin = lines * index / count * 128, end = lines * (index + 1) / count * 128;
+#if defined(__x86_64__)
+      folded ^= avx2 ? read_avx2(data + begin, end - begin) : read_plain(data + begin, end - begin);
+#else
+      folded ^= read_plain(data + begin, end - begin);
+#endif
+    }
+    sink ^= folded;
+  };
+  time_loop(state, body);
+  benchmark::DoNotOptimize(sink);
+  report(state, s, std::string(avx2 ? "avx2" : "scalar") + " loads, " + std::to_string(bytes >> 20) + " MiB");
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(bytes));
+}
+
+// ---- XNNPACK --------------------------------------------------------------------------------------------------------
+
+#if defined(QMATH_BENCH_XNNPACK)
+// XNNPACK picks its qs8 GEMM micro-kernel itself and does not say which. This mirrors the x86 order of its init.c
+// in the Debian snapshot (0.0~git20220216.ae108ef): avx512skx needs AVX-512 F, BW, DQ and VL; XOP is checked before
+// AVX2. Every one of them is c8 (vpmovsxbw + vpmaddwd, or pmaddwd on SSE: exact) with fp32 requantization.
+std::string xnnpack_kernel() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl"))
+    return "4x16c8-avx512skx";
+  if (__builtin_cpu_supports("xop")) return "2x4c8-xop";
+  if (__builtin_cpu_supports("avx2")) return "3x8c8-avx2";
+  if (__builtin_cpu_supports("avx")) return "2x4c8-avx";
+  if (__builtin_cpu_supports("sse4.1")) return "3x4c8-sse41";
+  return "3x4c8-sse2";
+#else
+  return "own dispatch";
+#endif
+}
+
+void xnn_check(xnn_status status, const char* what) {
+  if (status != xnn_status_success) fail(std::string("xnnpack: ") + what + " failed, status " + std::to_string(status));
+}
+
+struct Pthreadpool {
+  pthreadpool_t pool = nullptr;
+  explicit Pthreadpool(int threads) {
+    if (threads > 1) pool = pthreadpool_create(static_cast<std::size_t>(threads));
+  }
+  ~Pthreadpool() {
+    if (pool) pthreadpool_destroy(pool);
+  }
+  Pthreadpool(const Pthreadpool&) = delete;
+  Pthreadpool& operator=(const Pthreadpool&) = delete;
+};
+
+// One fully-connected qs8 operator: creating it packs the weights (untimed, as qmath's packing); setup binds the
+// batch and pointers (once: a model reruns it only when they change); run is what the benchmark times.
+struct XnnFullyConnected {
+  xnn_operator_t op = nullptr;
+
+  XnnFullyConnected(const Shape& s, const std::int8_t* w, const S8Layer& l, const std::int8_t* a, std::int8_t* c,
+                    pthreadpool_t pool) {
+    xnn_check(xnn_initialize(nullptr), "xnn_initialize");
+    xnn_check(xnn_create_fully_connected_nc_qs8(
+                  static_cast<std::size_t>(s.k), static_cast<std::size_t>(s.n), static_cast<std::size_t>(s.k),
+                  static_cast<std::size_t>(s.n), static_cast<std::int8_t>(kS8AZeroPoint), l.in_scale, l.kernel_scale,
+                  w, l.bias.data(), static_cast<std::int8_t>(l.out_zero_point), l.out_scale,
+                  static_cast<std::int8_t>(l.out_min), static_cast<std::int8_t>(l.out_max), 0, &op),
+              "xnn_create_fully_connected_nc_qs8");
+    xnn_check(xnn_setup_fully_connected_nc_qs8(op, static_cast<std::size_t>(s.m), a, c, pool),
+              "xnn_setup_fully_connected_nc_qs8");
+  }
+  ~XnnFullyConnected() {
+    if (op) xnn_delete_operator(op);
+  }
+  XnnFullyConnected(const XnnFullyConnected&) = delete;
+  XnnFullyConnected& operator=(const XnnFullyConnected&) = delete;
+  void run(pthreadpool_t pool) { xnn_check(xnn_run_operator(op, pool), "xnn_run_operator"); }
+};
+
+// Set by validate(): how XNNPACK's output compared with qmath's (the rows' label says it).
+std::string& xnnpack_agreement() {
+  static std::string value = "not-checked";
+  return value;
+}
+int& xnnpack_max_diff() {
+  static int value = 0;
+  return value;
+}
+std::size_t& xnnpack_differ() {
+  static std::size_t value = 0;
+  return value;
+}
+std::size_t& xnnpack_compared() {
+  static std::size_t value = 0;
+  return value;
+}
+
+void bm_xnnpack(benchmark::State& state) {
+  const Shape s = shape_of(state);
+  const int threads = threads_of(state);
+  Pthreadpool pool(threads);
+  if (threads > 1 && !pool.pool) {
+    state.SkipWithError("pthreadpool_create failed");
+    return;
+  }
+  const S8Layer layer = make_s8_layer(s.n, s.k);
+  AlignedArray<std::int8_t> c = make_aligned<std::int8_t>(static_cast<std::size_t>(s.m * s.n));
+  XnnFullyConnected fc(s, weights(s.n, s.k).s8.get(), layer, activations(s.m, s.k).s8.get(), c.get(), pool.pool);
+  time_loop(state, [&] { fc.run(pool.pool); });
+  report(state, s, "xnnpack " + xnnpack_kernel() + " fp32-requant " + xnnpack_agreement());
+}
+#endif
+
 // ---- Validation ---------------------------------------------------------------------------------------------------
 
 // Odd sizes: partial tiles in M and N, K not a multiple of any kr, and M = 1 (the decode case).
@@ -455,6 +921,21 @@ bool onednn_exact(const Shape& s, const std::uint8_t* a, const std::int8_t* w, c
 }
 #endif
 
+// The s8 x s8 -> s8 layer by qmath's documented formula: clamp(round_half_even(float(C + bias) * multiplier) + zp).
+std::vector<std::int8_t> reference_s8s8(const Shape& s, const std::int8_t* a, const std::int8_t* w, const S8Layer& l) {
+  std::vector<std::int8_t> c(static_cast<std::size_t>(s.m * s.n));
+  for (std::int64_t i = 0; i < s.m; ++i)
+    for (std::int64_t j = 0; j < s.n; ++j) {
+      std::int32_t sum = l.bias[static_cast<std::size_t>(j)];
+      for (std::int64_t p = 0; p < s.k; ++p) sum += (a[i * s.k + p] - kS8AZeroPoint) * w[j * s.k + p];
+      const float q = std::nearbyint(static_cast<float>(sum) * l.multiplier) + static_cast<float>(l.out_zero_point);
+      c[static_cast<std::size_t>(i * s.n + j)] =
+          static_cast<std::int8_t>(std::min<float>(std::max<float>(q, static_cast<float>(l.out_min)),
+                                                   static_cast<float>(l.out_max)));
+    }
+  return c;
+}
+
 // ||got - want|| / ||want|| in the Frobenius norm, want = A W^T in double.
 double relative_error(const Shape& s, const float* a, const float* w, const float* got) {
   double diff = 0.0, norm = 0.0;
@@ -487,6 +968,41 @@ void validate() {
         check_equal((std::string("qmath-") + qmath::isa_name(path)).c_str(), s, want, got.data());
       }
     }
+    // s8 x s8 -> s8: qmath bit for bit against the formula on every path and thread count; XNNPACK compared with
+    // qmath (recorded for its rows' label: its rounding is its own, so a difference is reported, not fatal).
+    const S8Layer layer = make_s8_layer(s.n, s.k);
+    const std::vector<std::int8_t> want_s8 = reference_s8s8(s, a.s8.get(), w.s8.get(), layer);
+    std::vector<std::int8_t> got_s8(want_s8.size());
+    for (isa path : gemm_paths()) {
+      const qmath::PackedGemmB packed =
+          qmath::pack_gemm_b(w.s8.get(), s.k, s.n, s.k, qmath::gemm_b_order::n_by_k, &kBZeroPoint, 1, path);
+      for (int threads : kThreadCounts) {
+        std::fill(got_s8.begin(), got_s8.end(), std::int8_t{0x5A});
+        qmath_s8s8(packed, a.s8.get(), s.m, s.k, layer, got_s8.data(), s.n, threads);
+        for (std::size_t i = 0; i < want_s8.size(); ++i)
+          if (got_s8[i] != want_s8[i])
+            fail(std::string("qmath-") + qmath::isa_name(path) + " s8s8 requantize: " + std::to_string(s.m) + "x" +
+                 std::to_string(s.n) + "x" + std::to_string(s.k) + " element " + std::to_string(i) + " = " +
+                 std::to_string(got_s8[i]) + ", formula " + std::to_string(want_s8[i]));
+      }
+    }
+#if defined(QMATH_BENCH_XNNPACK)
+    {
+      std::vector<std::int8_t> xnn(want_s8.size(), std::int8_t{0x5A});
+      XnnFullyConnected fc(s, w.s8.get(), layer, a.s8.get(), xnn.data(), nullptr);
+      fc.run(nullptr);
+      int worst = 0;
+      std::size_t differ = 0;
+      for (std::size_t i = 0; i < xnn.size(); ++i) {
+        const int d = std::abs(int{xnn[i]} - int{got_s8[i]});  // got_s8: qmath's last path, equal to the formula
+        worst = std::max(worst, d);
+        differ += d != 0;
+      }
+      xnnpack_max_diff() = std::max(xnnpack_max_diff(), worst);
+      xnnpack_differ() += differ;
+      xnnpack_compared() += xnn.size();
+    }
+#endif
 #if defined(QMATH_BENCH_ONEDNN)
     if (!onednn_exact(s, a.u8.get(), w.s8.get(), want)) {
       // oneDNN's int8 GEMM without VNNI (gemm:jit on AVX2, AVX512_CORE) sums u8 x s8 pairs with vpmaddubsw, which
@@ -515,6 +1031,15 @@ void validate() {
              " against the fp64 product");
     }
   }
+#if defined(QMATH_BENCH_XNNPACK)
+  xnnpack_agreement() =
+      xnnpack_max_diff() == 0 ? "bit-exact-vs-qmath"
+      : xnnpack_max_diff() == 1
+          ? "within-1-code-vs-qmath(" + std::to_string(xnnpack_differ()) + "/" + std::to_string(xnnpack_compared()) + ")"
+          : "MISMATCH-vs-qmath(max " + std::to_string(xnnpack_max_diff()) + " codes, " +
+                std::to_string(xnnpack_differ()) + "/" + std::to_string(xnnpack_compared()) + ")";
+  std::fprintf(stderr, "bench_gemm: xnnpack s8s8 on the check shapes: %s\n", xnnpack_agreement().c_str());
+#endif
 }
 
 // ---- Registration -------------------------------------------------------------------------------------------------
@@ -554,6 +1079,25 @@ void register_all() {
     for (const Shape& s : kRequantShapes)
       for (int threads : kThreadCounts) b->Args({s.m, s.n, s.k, threads});
   }
+  for (isa path : gemm_paths()) {
+    if (path == isa::scalar) continue;
+    add_shapes(std::string("gemm_s8s8_requant/qmath-") + qmath::isa_name(path),
+               [path](benchmark::State& st) { bm_qmath_s8s8(st, path); });
+  }
+#if defined(QMATH_BENCH_XNNPACK)
+  add_shapes("gemm_s8s8_requant/xnnpack", [](benchmark::State& st) { bm_xnnpack(st); });
+#endif
+  {
+    benchmark::internal::Benchmark* b = add("gemm_bare_read", [](benchmark::State& st) { bm_bare_read(st); });
+    for (int threads : kThreadCounts) b->Args({1, 4096, 4096, threads});
+  }
+#if defined(QMATH_BENCH_PEAK)
+  for (const PeakLoop& loop : peak_loops())
+    benchmark::RegisterBenchmark(("gemm_peak/" + loop.name).c_str(), [loop](benchmark::State& st) { bm_peak(st, loop); })
+        ->ArgNames({"rows", "cols", "kr"})
+        ->Args({loop.rows, loop.cols, loop.kr})
+        ->Unit(benchmark::kMicrosecond);
+#endif
   for (isa path : gemm_paths()) {
     add_shapes(std::string("dynamic_linear_f32/qmath-") + qmath::isa_name(path),
                [path](benchmark::State& st) { bm_dynamic_linear(st, path); },

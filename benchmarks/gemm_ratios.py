@@ -6,7 +6,14 @@
 #   1. int8 GEMM u8 x s8 -> int32: qmath, oneDNN and their ratio, per shape x threads, for each ISA;
 #   2. qmath's 2-thread scaling (GOPS at 2 threads / at 1) per ISA, and the fp32 GOPS of Eigen and OpenBLAS;
 #   3. the dynamic-quantized Linear (fp32 in / out) against Eigen's fp32 GEMM of the same shape and threads;
-#   4. the int8-requantizing output stage against int32 output.
+#   4. the int8-requantizing output stage against int32 output;
+#   5. the peak loops (each path's register tile alone, and oneDNN's saturating chain for avx2 / avx512bw) and the
+#      GEMM GOPS of qmath and oneDNN on the large shapes as a fraction of them (at 2 threads, of twice the 1-thread
+#      peak);
+#   6. M = 1 (GEMV): qmath and oneDNN against a bare read of the K*N weight bytes (the bandwidth bound);
+#   7. s8 x s8 -> s8 requantized Linear: qmath against XNNPACK (which picks its own ISA).
+# Every ratio compares rows of one process run: the bare read and XNNPACK run again in each ISA's run (like oneDNN),
+# so that a busy moment of the machine hits both sides.
 # Usage: gemm_ratios.py [--bench build/release/benchmarks/bench_gemm] [--min-time 0.1] [--repetitions 3]
 #                       [--save DIR] [--load DIR]
 # --save keeps each run's JSON; --load prints the tables from saved JSON without running anything.
@@ -26,7 +33,11 @@ ONEDNN_ISA = {
     "avx512vnni": "AVX512_CORE_VNNI",
 }
 ISA_ORDER = ["avx2", "avxvnni", "avx512bw", "avx512vnni", "neon", "neon_dotprod"]
-NAME = re.compile(r"^(\w+)/([\w.-]+)/M:(\d+)/N:(\d+)/K:(\d+)/threads:(\d+)")
+# <family>/<impl>/M:/N:/K:/threads:, or <family>/M:/... (the bare read: impl "bare").
+NAME = re.compile(r"^(\w+)/(?:([\w.-]+)/)?M:(\d+)/N:(\d+)/K:(\d+)/threads:(\d+)")
+PEAK = re.compile(r"^gemm_peak/([\w-]+)/rows:(\d+)/cols:(\d+)/kr:(\d+)")
+# Shapes whose GEMM is compute-bound enough to compare with the peak loops.
+LARGE_OPS = 2 * 1024 ** 3
 
 
 def run_bench(bench, bench_filter, env_extra, args):
@@ -56,10 +67,16 @@ def parse(data):
             continue
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             continue
-        m = NAME.match(b.get("run_name", b["name"]))
+        name = b.get("run_name", b["name"])
+        peak = PEAK.match(name)
+        if peak:
+            # Keyed with no shape: the shape and thread lists below skip such keys.
+            rows[("gemm_peak", peak.group(1), None, 1)] = (b["GOPS"], b.get("label", ""))
+            continue
+        m = NAME.match(name)
         if not m:
             continue
-        family, impl = m.group(1), m.group(2)
+        family, impl = m.group(1), m.group(2) or "bare"
         shape = (int(m.group(3)), int(m.group(4)), int(m.group(5)))
         rows[(family, impl, shape, int(m.group(6)))] = (b["GOPS"], b.get("label", ""))
     return rows
@@ -103,8 +120,9 @@ def main():
         for path in qmath_paths(args.bench):
             if path not in ONEDNN_ISA:
                 continue
-            bench_filter = (f"^(gemm_u8s8_i32|gemm_u8s8_requant_s8|dynamic_linear_f32)/qmath-{path}/"
-                            f"|^gemm_u8s8_i32/onednn-")
+            bench_filter = (f"^(gemm_u8s8_i32|gemm_u8s8_requant_s8|gemm_s8s8_requant|dynamic_linear_f32)/qmath-{path}/"
+                            f"|^gemm_u8s8_i32/onednn-|^gemm_peak/{path}(-saturating)?/"
+                            f"|^gemm_bare_read/|^gemm_s8s8_requant/xnnpack/")
             data = run_bench(args.bench, bench_filter, {"ONEDNN_MAX_CPU_ISA": ONEDNN_ISA[path]}, args)
             runs[path] = parse(data)
             context = context or data.get("context")
@@ -126,13 +144,16 @@ def main():
     # oneDNN rows come from the run of each ISA: re-key them by the qmath path they are compared with.
     onednn = {}      # (path, shape, threads) -> (GOPS, label)
     onednn_cap = {}  # path -> the ISA oneDNN reported in that run
+    same_run = {}    # (family, impl) of a peer that runs in every ISA's run -> {(path, shape, threads): (GOPS, label)}
     for path in paths:
         for (family, impl, shape, threads), value in runs[path].items():
             if family == "gemm_u8s8_i32" and impl.startswith("onednn-"):
                 onednn[(path, shape, threads)] = value
                 onednn_cap[path] = impl[len("onednn-"):]
-    shapes = sorted({key[2] for key in rows}, key=lambda s: (s[0] * s[1] * s[2], s))
-    threads_list = sorted({key[3] for key in rows})
+            elif (family, impl) in (("gemm_bare_read", "bare"), ("gemm_s8s8_requant", "xnnpack")):
+                same_run.setdefault((family, impl), {})[(path, shape, threads)] = value
+    shapes = sorted({key[2] for key in rows if key[2]}, key=lambda s: (s[0] * s[1] * s[2], s))
+    threads_list = sorted({key[3] for key in rows if key[2]})
 
     def get(family, impl, shape, threads):
         value = rows.get((family, impl, shape, threads))
@@ -234,6 +255,121 @@ def main():
                 r = get("gemm_u8s8_requant_s8", f"qmath-{path}", shape, threads)
                 line += f" {fmt(i)} | {fmt(r)} | {fmt(ratio(r, i), 2)} |"
             print(line)
+        print()
+
+    print_peaks(paths, shapes, threads_list, rows, onednn, get)
+    def peer(family, impl, path, shape, threads):
+        """A peer's GOPS from the run of `path`, else from whichever run has it (JSON saved before it ran per ISA)."""
+        value = same_run.get((family, impl), {}).get((path, shape, threads))
+        return value[0] if value else get(family, impl, shape, threads)
+
+    print_gemv(paths, shapes, threads_list, onednn, get, peer)
+    print_s8s8(paths, shapes, threads_list, rows, get, peer)
+
+
+def shape_text(shape):
+    return f"{shape[0]} x {shape[1]} x {shape[2]}"
+
+
+def print_peaks(paths, shapes, threads_list, rows, onednn, get):
+    peaks = {impl: value for (family, impl, _, _), value in rows.items() if family == "gemm_peak"}
+    if not peaks:
+        return
+    print("### Peak loops (1 thread, GOPS): each path's register tile alone over L1-resident data, and oneDNN's "
+          "saturating pre-VNNI chain")
+    print()
+    print("| path | exact tile | exact GOPS | saturating chain | saturating GOPS | saturating / exact |")
+    print("| --- | --- | ---: | --- | ---: | ---: |")
+    for path in paths:
+        exact, sat = peaks.get(path), peaks.get(f"{path}-saturating")
+        if not exact and not sat:
+            continue
+        line = f"| {path} | {exact[1] if exact else '-'} | {fmt(exact[0] if exact else None)} |"
+        line += f" {sat[1] if sat else '-'} | {fmt(sat[0] if sat else None)} |"
+        line += f" {fmt(ratio(sat[0] if sat else None, exact[0] if exact else None), 2)} |"
+        print(line)
+    print()
+    large = [s for s in shapes if 2 * s[0] * s[1] * s[2] >= LARGE_OPS]
+    if not large:
+        return
+    print("### GEMM GOPS as a fraction of the peak loops (large shapes; at 2 threads, of twice the 1-thread peak)")
+    print()
+    print("| path | M x N x K | thr | qmath | / exact peak | / saturating peak | oneDNN | oneDNN / its peak |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for path in paths:
+        exact, sat = peaks.get(path), peaks.get(f"{path}-saturating")
+        if not exact:
+            continue
+        for shape in large:
+            for threads in threads_list:
+                q = get("gemm_u8s8_i32", f"qmath-{path}", shape, threads)
+                o = onednn.get((path, shape, threads))
+                # oneDNN's own peak: the saturating chain where its label says so (gemm:jit before VNNI), else the
+                # path's exact one (its VNNI kernels use vpdpbusd).
+                o_peak = sat if (o and "saturating" in o[1]) else exact
+                o_peak_value = o_peak[0] * threads if o_peak else None
+                line = f"| {path} | {shape_text(shape)} | {threads} | {fmt(q)} |"
+                line += f" {fmt(ratio(q, exact[0] * threads), 2)} |"
+                line += f" {fmt(ratio(q, sat[0] * threads) if sat else None, 2)} |"
+                line += f" {fmt(o[0] if o else None)} | {fmt(ratio(o[0] if o else None, o_peak_value), 2)} |"
+                print(line)
+    print()
+
+
+def print_gemv(paths, shapes, threads_list, onednn, get, peer):
+    gemv = [s for s in shapes if s[0] == 1 and any(get("gemm_bare_read", "bare", s, t) for t in threads_list)]
+    if not gemv:
+        return
+    print("### M = 1 against a bare read of the K*N weight bytes, from the same run (GOPS-equivalent 2*M*N*K per "
+          "second; the read's GB/s = its GOPS / 2)")
+    print()
+    header = "| M x N x K | thr |"
+    rule = "| --- | ---: |"
+    for path in paths:
+        header += f" {path} bare read | GB/s | qmath | / bare | oneDNN | / bare |"
+        rule += " ---: | ---: | ---: | ---: | ---: | ---: |"
+    print(header)
+    print(rule)
+    for shape in gemv:
+        for threads in threads_list:
+            line = f"| {shape_text(shape)} | {threads} |"
+            for path in paths:
+                bare = peer("gemm_bare_read", "bare", path, shape, threads)
+                q = get("gemm_u8s8_i32", f"qmath-{path}", shape, threads)
+                o = onednn.get((path, shape, threads))
+                o = o[0] if o else None
+                line += f" {fmt(bare)} | {fmt(bare / 2 if bare else None)} |"
+                line += f" {fmt(q)} | {fmt(ratio(q, bare), 2)} | {fmt(o)} | {fmt(ratio(o, bare), 2)} |"
+            print(line)
+    print()
+
+
+def print_s8s8(paths, shapes, threads_list, rows, get, peer):
+    s8_paths = [p for p in paths if any(k[0] == "gemm_s8s8_requant" and k[1] == f"qmath-{p}" for k in rows)]
+    xnn_labels = {label for (family, impl, _, _), (_, label) in rows.items()
+                  if family == "gemm_s8s8_requant" and impl == "xnnpack"}
+    if not s8_paths and not xnn_labels:
+        return
+    print("### s8 x s8 -> s8 requantized Linear (per-tensor scales, bias, clamp): qmath against XNNPACK "
+          "(GOPS; ratio = qmath / XNNPACK)")
+    print()
+    print("| M x N x K | thr |" + "".join(f" {p} qmath | XNNPACK | ratio |" for p in s8_paths))
+    print("| --- | ---: |" + " ---: | ---: | ---: |" * len(s8_paths))
+    for shape in shapes:
+        for threads in threads_list:
+            pairs = [(get("gemm_s8s8_requant", f"qmath-{p}", shape, threads),
+                      peer("gemm_s8s8_requant", "xnnpack", p, shape, threads)) for p in s8_paths]
+            if all(q is None and x is None for q, x in pairs):
+                continue
+            line = f"| {shape_text(shape)} | {threads} |"
+            for q, x in pairs:
+                line += f" {fmt(q)} | {fmt(x)} | {fmt(ratio(q, x), 2)} |"
+            print(line)
+    print()
+    for label in sorted(xnn_labels):
+        print(f"- XNNPACK: `{label}` (its micro-kernel is inferred from its dispatch order and this CPU's flags; "
+              "the last word is its output against qmath's on bench_gemm's check shapes)")
+    print()
 
 
 if __name__ == "__main__":
