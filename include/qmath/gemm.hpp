@@ -504,7 +504,7 @@ void run_gemm(ResolvedA a, const PackedGemmB& b, const Output& out, const GemmOp
   const std::ptrdiff_t a_panel_bytes = b.k_groups() * l.mr * l.kr * l.a_bytes;
 
   // Scratch: packed A, then per-row and per-column arrays, each 64-byte aligned.
-  auto bytes_of = [fn](std::ptrdiff_t count, std::size_t size) {
+  auto bytes_of = [](std::ptrdiff_t count, std::size_t size) {
     return checked_round_up(checked_mul(count, static_cast<std::ptrdiff_t>(size), fn, "the scratch"), 64, fn, "the scratch");
   };
   const std::ptrdiff_t a_bytes = bytes_of(checked_mul(m_padded / l.mr, a_panel_bytes, fn, "the packed activations"), 1);

@@ -168,9 +168,8 @@ struct GemmBody {
   using BElem = typename D::BElem;
   static constexpr int kL = static_cast<int>(I::size);
   static constexpr int kMr = D::kMr, kNv = D::kNv, kKr = D::kKr, kNr = kNv * kL;
-  // Register budget for accumulators: what is left of the vector registers after the B batches and an A
-  // broadcast (32 zmm / NEON registers, 16 ymm).
-  static constexpr int kMaxAccumulators = (sizeof(I) == 32 ? 16 : 32) - kNv - 2;
+  // Vector registers (16 ymm; 32 zmm or NEON q).
+  static constexpr int kRegisters = sizeof(I) == 32 ? 16 : 32;
   static constexpr std::ptrdiff_t kGroupBBytes = static_cast<std::ptrdiff_t>(kNr * kKr * sizeof(BElem));
   static constexpr std::ptrdiff_t kGroupABytes = static_cast<std::ptrdiff_t>(kMr * kKr * sizeof(AElem));
   // Blocking (docs/gemm.md): a K slice of one B panel (kSliceBytes) stays in L1 while every row panel of a row
@@ -189,7 +188,9 @@ struct GemmBody {
   static constexpr int kWideRows = 4;
   template <int R>
   static constexpr int wide_panels() noexcept {
-    return ref::max_of(1, ref::min_of(4, kMaxAccumulators / (R * kNv)));
+    // R * W * kNv sums, R broadcasts of A kept over the group, one B batch and one temporary, one register spare
+    // (clang spilled the ymm tiles that used all 16).
+    return ref::max_of(1, ref::min_of(4, (kRegisters - 1 - R - 2) / (R * kNv)));
   }
 
   // Keeps a loaded batch in a register: when a B batch feeds one multiply-add only, GCC folds the load into
