@@ -176,9 +176,9 @@ struct GemmBody {
   // block passes over it; the block's packed A (kABlockBytes over all of K) stays in L2 while the column panels
   // pass over it. With several K slices, the int32 partial sums of a block (at most kPartialRows x kNr) wait on
   // the stack between slices.
-  static constexpr std::ptrdiff_t kSliceBytes = 16 * 1024;
+  static constexpr std::ptrdiff_t kSliceBytes = 32 * 1024;
   static constexpr std::ptrdiff_t kABlockBytes = 384 * 1024;
-  static constexpr std::ptrdiff_t kPartialBytes = 16 * 1024;
+  static constexpr std::ptrdiff_t kPartialBytes = 32 * 1024;
   static constexpr std::ptrdiff_t kPartialRows = ref::max_of<std::ptrdiff_t>(kMr, kPartialBytes / (kNr * 4) / kMr * kMr);
   static constexpr std::ptrdiff_t kSliceGroups = ref::max_of<std::ptrdiff_t>(1, kSliceBytes / kGroupBBytes);
   // Streaming B (few rows): prefetch this far ahead, one request per cache line read.
