@@ -323,6 +323,17 @@ struct GemmBody {
     }
   }
 
+  // Calls write(out, c, r) for each valid row r of a tile: c the row's corrected sums, out its first element in C.
+  template <class T, class Write>
+  static void for_each_row(const GemmProblem& p, std::ptrdiff_t m0, std::ptrdiff_t n0, int rows,
+                           const I (&acc)[kMr][kNv], const Write& write) noexcept {
+    for (int r = 0; r < rows; ++r) {
+      I c[kNv];
+      correct(p, m0 + r, n0, acc[r], c);
+      write(static_cast<T*>(p.c) + (m0 + r) * p.ldc + n0, c, r);
+    }
+  }
+
   // Writes the valid rows and columns of one tile through the output stage Out. Column parameters are read once
   // per tile; partial batches go through a stack buffer so nothing past C's row is written.
   template <gemm_output Out>
@@ -332,13 +343,10 @@ struct GemmBody {
     int count[kNv];
     for (int v = 0; v < kNv; ++v) count[v] = ref::max_of(0, ref::min_of(kL, valid_cols - v * kL));
     if constexpr (Out == gemm_output::int32) {
-      for (int r = 0; r < rows; ++r) {
-        I c[kNv];
-        correct(p, m0 + r, n0, acc[r], c);
-        auto* out = static_cast<std::int32_t*>(p.c) + (m0 + r) * p.ldc + n0;
+      for_each_row<std::int32_t>(p, m0, n0, rows, acc, [&](std::int32_t* out, const I (&c)[kNv], int) {
         for (int v = 0; v < kNv; ++v)
           if (count[v] > 0) store_lanes(out + v * kL, c[v], count[v]);
-      }
+      });
     } else if constexpr (Out == gemm_output::requantize_s8 || Out == gemm_output::requantize_u8) {
       using Q = std::conditional_t<Out == gemm_output::requantize_s8, std::int8_t, std::uint8_t>;
       const I zo(p.out_zero_point);
@@ -349,23 +357,17 @@ struct GemmBody {
         bias[v] = I::load_aligned(p.bias_i32 + n0 + v * kL);
         multiplier[v] = F::load_aligned(p.multiplier + n0 + v * kL);
       }
-      for (int r = 0; r < rows; ++r) {
-        I c[kNv];
-        correct(p, m0 + r, n0, acc[r], c);
-        Q* out = static_cast<Q*>(p.c) + (m0 + r) * p.ldc + n0;
+      for_each_row<Q>(p, m0, n0, rows, acc, [&](Q* out, const I (&c)[kNv], int) {
         for (int v = 0; v < kNv; ++v) {
           if (count[v] <= 0) continue;
           const I q = QuantizeVectors<Arch>::template codes<scale_op::multiply_reciprocal, rounding::half_even>(
               xsimd::to_float(c[v] + bias[v]), multiplier[v], lo, hi, zo);
           store_bytes(out + v * kL, q, count[v]);
         }
-      }
+      });
     } else if constexpr (Out == gemm_output::requantize_fixed_s8 || Out == gemm_output::requantize_fixed_u8) {
       using Q = std::conditional_t<Out == gemm_output::requantize_fixed_s8, std::int8_t, std::uint8_t>;
-      for (int r = 0; r < rows; ++r) {
-        I c[kNv];
-        correct(p, m0 + r, n0, acc[r], c);
-        Q* out = static_cast<Q*>(p.c) + (m0 + r) * p.ldc + n0;
+      for_each_row<Q>(p, m0, n0, rows, acc, [&](Q* out, const I (&c)[kNv], int) {
         for (int v = 0; v < kNv; ++v) {
           if (count[v] <= 0) continue;
           const std::ptrdiff_t n = n0 + v * kL;
@@ -385,23 +387,20 @@ struct GemmBody {
                                         I(0) - I::load_aligned(p.fixed_shift + n), p);
           store_bytes(out + v * kL, q, count[v]);
         }
-      }
+      });
     } else {
       F b_scale[kNv], bias[kNv];
       for (int v = 0; v < kNv; ++v) {
         b_scale[v] = F::load_aligned(p.b_scale + n0 + v * kL);
         bias[v] = F::load_aligned(p.bias_f32 + n0 + v * kL);
       }
-      for (int r = 0; r < rows; ++r) {
-        I c[kNv];
-        correct(p, m0 + r, n0, acc[r], c);
-        float* out = static_cast<float*>(p.c) + (m0 + r) * p.ldc + n0;
+      for_each_row<float>(p, m0, n0, rows, acc, [&](float* out, const I (&c)[kNv], int r) {
         const F a_scale(p.a_scale[m0 + r]);
         for (int v = 0; v < kNv; ++v)
           if (count[v] > 0)
             store_lanes(out + v * kL, fused_multiply_add(xsimd::to_float(c[v]), a_scale * b_scale[v], bias[v]),
                         count[v]);
-      }
+      });
     }
   }
 
