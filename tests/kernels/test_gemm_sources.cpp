@@ -22,6 +22,7 @@
 
 #include "qmath/core/error.hpp"
 #include "qmath/gemm.hpp"
+#include "qmath/kernels/ref/pack.hpp"
 #include "qmath/quant/quantize.hpp"
 #include "support/gemm_tester.hpp"
 
@@ -171,6 +172,26 @@ TEST_P(GemmSource, F32BadParameters) {
   EXPECT_THROW(qmath::gemm(qmath::GemmAF32{nullptr, 2, 2, &good_scale, &good_zp, 1}, packed, out), qmath::error);
   EXPECT_THROW(qmath::gemm(qmath::GemmAF32{x, 2, 2, nullptr, &good_zp, 1}, packed, out), qmath::error);
   for (std::int32_t v : c) EXPECT_EQ(v, -1) << "C was written before an error";
+}
+
+// The dynamic-quantization range kernel of every path against the reference, bit for bit (signed zeros
+// included): NaN skipped, infinities kept, every length up to four batches and past, starting ranges of both
+// signs.
+TEST_P(GemmSource, RangeMatchesTheReference) {
+  const qmath::kernels::GemmKernels& kernels = *qmath::kernels::gemm_kernels(GetParam());
+  std::mt19937_64 rng(77);
+  for (std::ptrdiff_t n = 0; n <= 200; ++n)
+    for (int trial = 0; trial < 4; ++trial) {
+      std::vector<float> x = nasty_inputs(static_cast<std::size_t>(n), 0.01f, rng);
+      if (trial == 3)
+        for (float& v : x) v = std::isnan(v) ? v : std::fabs(v) + 1.0f;  // all positive: lo stays where it starts
+      const float start_lo = trial % 2 ? -0.0f : 0.5f, start_hi = trial % 2 ? 0.0f : 0.75f;
+      float want_lo = start_lo, want_hi = start_hi, got_lo = start_lo, got_hi = start_hi;
+      qmath::kernels::ref::range_f32(x.data(), n, &want_lo, &want_hi);
+      kernels.range_f32(x.data(), n, &got_lo, &got_hi);
+      ASSERT_EQ(std::memcmp(&want_lo, &got_lo, 4), 0) << "n=" << n << " trial=" << trial << " " << want_lo << " " << got_lo;
+      ASSERT_EQ(std::memcmp(&want_hi, &got_hi, 4), 0) << "n=" << n << " trial=" << trial << " " << want_hi << " " << got_hi;
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Gemm, GemmSource, ::testing::ValuesIn(qmath_test::compiled_gemm_isa_list()),

@@ -51,7 +51,7 @@ inline constexpr QuantizeKernels kScalarQuantizeKernels{
      &ref::requantize<std::uint16_t>}};
 
 inline constexpr GemmKernels kScalarGemmKernels{isa::scalar, ref::kScalarGemmLayout, &ref::gemm_compute_scalar,
-                                                &ref::gemm_pack_a_scalar};
+                                                &ref::gemm_pack_a_scalar, &ref::range_f32<void>};
 
 /// The scalar path: every family has it, in both modes.
 inline constexpr KernelSet kScalarKernelSet{isa::scalar, &kScalarConvertKernels, &kScalarQuantizeKernels,

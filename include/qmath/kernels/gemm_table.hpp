@@ -97,6 +97,10 @@ using GemmPackAFn = void (*)(const GemmLayout&, const GemmASource&, std::ptrdiff
                              std::ptrdiff_t k_groups, std::ptrdiff_t panel_begin, std::ptrdiff_t panel_end,
                              unsigned char* out, std::ptrdiff_t panel_bytes, std::int32_t* row_sums) noexcept;
 
+/// lo = min(lo, x[i]), hi = max(hi, x[i]) over n floats, NaN skipped (it fails both comparisons): the range a
+/// dynamic quantization of fp32 activations starts from.
+using GemmRangeFn = void (*)(const float* x, std::ptrdiff_t n, float* lo, float* hi) noexcept;
+
 /// A kernel computes the tiles of C in rows [m_begin, m_end) and columns [n_begin, n_end); the bounds are
 /// multiples of mr and nr (m_end, n_end may be the padded sizes: rows and columns past m, n are not written).
 using GemmComputeFn = void (*)(const GemmProblem&, std::ptrdiff_t m_begin, std::ptrdiff_t m_end,
@@ -107,6 +111,7 @@ struct GemmKernels {
   GemmLayout layout;
   GemmComputeFn compute;
   GemmPackAFn pack_a;
+  GemmRangeFn range_f32;
 };
 
 }  // namespace kernel_abi
@@ -122,5 +127,6 @@ using ::qmath::kernel_abi::GemmKernels;
 using ::qmath::kernel_abi::gemm_a_source;
 using ::qmath::kernel_abi::GemmASource;
 using ::qmath::kernel_abi::GemmPackAFn;
+using ::qmath::kernel_abi::GemmRangeFn;
 }  // namespace kernels
 QMATH_END_NAMESPACE  // qmath

@@ -94,7 +94,7 @@ class DynamicQuantizedLinear {
     for (std::ptrdiff_t s = 0; s < slots; ++s) {
       const std::ptrdiff_t first = options.per_row ? s : 0, last = options.per_row ? s + 1 : rows;
       float lo = 0.0f, hi = 0.0f;  // the range always holds 0 (affine quantization represents 0.0 exactly)
-      for (std::ptrdiff_t r = first; r < last; ++r) row_range(x + r * ldx, k, lo, hi);
+      for (std::ptrdiff_t r = first; r < last; ++r) packed_.kernels().range_f32(x + r * ldx, k, &lo, &hi);
       if (!(std::isfinite(lo) && std::isfinite(hi))) detail::fail(fn, "the input holds an infinite value");
       // choose_qparams<uint8_t>(lo, hi)'s arithmetic, without its per-call vectors.
       const detail::SlotParams qp = detail::choose_slot<std::uint8_t>(lo, hi, ChooseOptions{}, 0, 255);
@@ -108,27 +108,6 @@ class DynamicQuantizedLinear {
   }
 
  private:
-  // Eight independent min / max chains: the loop is latency-bound otherwise. NaN fails both comparisons.
-  static void row_range(const float* x, std::ptrdiff_t n, float& lo, float& hi) noexcept {
-    float mins[8], maxs[8];
-    for (int j = 0; j < 8; ++j) mins[j] = maxs[j] = 0.0f;
-    std::ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8)
-      for (int j = 0; j < 8; ++j) {
-        const float v = x[i + j];
-        mins[j] = v < mins[j] ? v : mins[j];
-        maxs[j] = v > maxs[j] ? v : maxs[j];
-      }
-    for (; i < n; ++i) {
-      mins[0] = x[i] < mins[0] ? x[i] : mins[0];
-      maxs[0] = x[i] > maxs[0] ? x[i] : maxs[0];
-    }
-    for (int j = 0; j < 8; ++j) {
-      lo = std::min(lo, mins[j]);
-      hi = std::max(hi, maxs[j]);
-    }
-  }
-
   std::ptrdiff_t out_features_, in_features_;
   PackedGemmB packed_;
   std::vector<float> weight_scales_;

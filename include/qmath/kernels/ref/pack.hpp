@@ -83,37 +83,54 @@ struct ScalarPackPolicy {
   }
 };
 
-/// The rows of one panel of a uint8 / int8 source that the policy's four-row loop packs (rows in fours, all
-/// below M), each finished by pack_a_span; returns how many rows were packed (0 when the policy has no loop).
+/// The rows of one panel that the policy's four-row loop packs (rows in fours, all below M), in chunks of K: the
+/// whole row for codes, 512 values quantized into an L1 buffer for fp32. What the loop leaves of a chunk (the
+/// last groups) goes through pack_a_span. Returns how many rows were packed (0 when the policy has no loop).
 template <class Tag, int Kr, int Bytes, class Policy>
 std::ptrdiff_t pack_a_quads(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m, std::ptrdiff_t k,
                             std::ptrdiff_t panel, unsigned char* base, std::int32_t* row_sums) noexcept {
-  const bool is_signed = src.kind == gemm_a_source::s8;
+  const bool is_signed = src.kind == gemm_a_source::s8, is_f32 = src.kind == gemm_a_source::f32;
   const int offset = is_signed ? l.a_offset_s8 : l.a_offset_u8;
   // The four-row loops store a + offset by flipping the top bit (bytes) or not at all (int16).
   if (Kr * Bytes != 4 || (Bytes == 1 ? (l.a_signed || (offset != 0 && offset != 128 && offset != -128)) : offset != 0))
     return 0;
-  const std::ptrdiff_t mr = l.mr, full = k / Kr;
+  constexpr std::ptrdiff_t kChunk = 512;  // a multiple of 4 groups for every kr
+  const std::ptrdiff_t mr = l.mr, chunk = is_f32 ? kChunk : k;
+  const unsigned flip = offset != 0 ? 0x80u : 0u;
+  alignas(64) std::uint8_t codes[4][kChunk];
   std::ptrdiff_t r = 0;
   for (; r + 4 <= mr && panel * mr + r + 4 <= m; r += 4) {
-    const unsigned char* rows[4];
-    for (int i = 0; i < 4; ++i)
-      rows[i] = static_cast<const unsigned char*>(src.data) + (panel * mr + r + i) * src.ld;
-    std::uint32_t stored[4] = {0, 0, 0, 0};
+    const std::ptrdiff_t first_row = panel * mr + r;
     unsigned char* slot = base + r * Kr * Bytes;
-    const std::ptrdiff_t done = is_signed
-        ? Policy::template pack_quad<Bytes, true>(rows, full, mr, offset != 0 ? 0x80u : 0u, slot, stored)
-        : Policy::template pack_quad<Bytes, false>(rows, full, mr, offset != 0 ? 0x80u : 0u, slot, stored);
-    if (done == 0 && full >= 4) return r;
-    const std::ptrdiff_t k0 = done * Kr;
-    for (int i = 0; i < 4; ++i) {
-      const std::uint32_t rest = is_signed
-          ? pack_a_span<Tag, Kr, Bytes>(reinterpret_cast<const std::int8_t*>(rows[i]) + k0, k0, k - k0, static_cast<int>(mr), offset, slot + i * Kr * Bytes)
-          : pack_a_span<Tag, Kr, Bytes>(rows[i] + k0, k0, k - k0, static_cast<int>(mr), offset, slot + i * Kr * Bytes);
-      // stored sums over [0, k0) plus the source sum and its offsets over [k0, k).
-      row_sums[panel * mr + r + i] = static_cast<std::int32_t>(
-          stored[i] + rest + static_cast<std::uint32_t>(offset) * static_cast<std::uint32_t>(k - k0));
+    std::uint32_t sums[4] = {0, 0, 0, 0};  // stored values
+    for (std::ptrdiff_t k0 = 0; k0 < k; k0 += chunk) {
+      const std::ptrdiff_t count = min_of(chunk, k - k0);
+      const unsigned char* rows[4];
+      for (int i = 0; i < 4; ++i) {
+        if (is_f32) {
+          const std::size_t s = src.per_row ? static_cast<std::size_t>(first_row + i) : 0;
+          Policy::quantize(static_cast<const float*>(src.data) + (first_row + i) * src.ld + k0, count, src.factor[s],
+                           src.zero_point[s], codes[i]);
+          rows[i] = codes[i];
+        } else {
+          rows[i] = static_cast<const unsigned char*>(src.data) + (first_row + i) * src.ld + k0;
+        }
+      }
+      unsigned char* dst = slot + (k0 / Kr) * mr * Kr * Bytes;
+      const std::ptrdiff_t done = is_signed
+          ? Policy::template pack_quad<Bytes, true>(rows, count / Kr, mr, flip, dst, sums)
+          : Policy::template pack_quad<Bytes, false>(rows, count / Kr, mr, flip, dst, sums);
+      if (done == 0 && count / Kr >= 4) return r;  // no four-row loop: every row goes the scalar way
+      const std::ptrdiff_t at = done * Kr, rest = count - at;
+      if (rest == 0) continue;
+      for (int i = 0; i < 4; ++i) {
+        const std::uint32_t sum = is_signed
+            ? pack_a_span<Tag, Kr, Bytes>(reinterpret_cast<const std::int8_t*>(rows[i]) + at, k0 + at, rest, static_cast<int>(mr), offset, slot + i * Kr * Bytes)
+            : pack_a_span<Tag, Kr, Bytes>(rows[i] + at, k0 + at, rest, static_cast<int>(mr), offset, slot + i * Kr * Bytes);
+        sums[i] += sum + static_cast<std::uint32_t>(offset) * static_cast<std::uint32_t>(rest);
+      }
     }
+    for (int i = 0; i < 4; ++i) row_sums[first_row + i] = static_cast<std::int32_t>(sums[i]);
   }
   return r;
 }
@@ -130,7 +147,7 @@ void pack_a_panels(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m
   for (std::ptrdiff_t panel = panel_begin; panel < panel_end; ++panel) {
     unsigned char* base = out + panel * panel_bytes;
     std::ptrdiff_t r = 0;
-    if (src.kind != gemm_a_source::f32) r = pack_a_quads<Tag, Kr, Bytes, Policy>(l, src, m, k, panel, base, row_sums);
+    r = pack_a_quads<Tag, Kr, Bytes, Policy>(l, src, m, k, panel, base, row_sums);
     for (; r < mr; ++r) {
       const std::ptrdiff_t row = panel * mr + r;
       unsigned char* slot = base + r * row_slot_bytes;
@@ -179,6 +196,31 @@ void pack_a(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m, std::
     pack_a_panels<Tag, 2, 2, Policy>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
   else
     pack_a_panels<Tag, 1, 2, Policy>(l, src, m, k, k_groups, panel_begin, panel_end, out, panel_bytes, row_sums);
+}
+
+/// The range of n floats, NaN skipped (GemmRangeFn). Eight chains: one would wait on each comparison.
+template <class Tag = void>
+void range_f32(const float* x, std::ptrdiff_t n, float* lo, float* hi) noexcept {
+  float mins[8], maxs[8];
+  for (int j = 0; j < 8; ++j) {
+    mins[j] = *lo;
+    maxs[j] = *hi;
+  }
+  std::ptrdiff_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      const float v = x[i + j];
+      mins[j] = v < mins[j] ? v : mins[j];
+      maxs[j] = v > maxs[j] ? v : maxs[j];
+    }
+  for (; i < n; ++i) {
+    mins[0] = x[i] < mins[0] ? x[i] : mins[0];
+    maxs[0] = x[i] > maxs[0] ? x[i] : maxs[0];
+  }
+  for (int j = 0; j < 8; ++j) {
+    *lo = mins[j] < *lo ? mins[j] : *lo;
+    *hi = maxs[j] > *hi ? maxs[j] : *hi;
+  }
 }
 
 /// The scalar table's packer.

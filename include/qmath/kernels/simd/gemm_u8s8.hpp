@@ -553,6 +553,38 @@ void gemm_pack_a(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m, 
                                                     row_sums);
 }
 
+/// The range of n floats on Arch (GemmRangeFn): the reference's comparisons on whole batches, so NaN is skipped
+/// the same way and the result is the same; the tail is padded with copies of its first value.
+template <class Arch>
+void gemm_range_f32(const float* x, std::ptrdiff_t n, float* lo, float* hi) noexcept {
+  using F = xsimd::batch<float, Arch>;
+  constexpr std::ptrdiff_t W = static_cast<std::ptrdiff_t>(F::size);
+  F mins[4] = {F(*lo), F(*lo), F(*lo), F(*lo)}, maxs[4] = {F(*hi), F(*hi), F(*hi), F(*hi)};
+  auto update = [](F v, F& mn, F& mx) {
+    mn = xsimd::select(v < mn, v, mn);
+    mx = xsimd::select(v > mx, v, mx);
+  };
+  std::ptrdiff_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W)
+    for (int j = 0; j < 4; ++j) update(F::load_unaligned(x + i + j * W), mins[j], maxs[j]);
+  for (; i + W <= n; i += W) update(F::load_unaligned(x + i), mins[0], maxs[0]);
+  if (i < n) {
+    alignas(64) float rest[W];
+    for (std::ptrdiff_t j = 0; j < W; ++j) rest[j] = x[i];
+    std::memcpy(rest, x + i, static_cast<std::size_t>(n - i) * sizeof(float));
+    update(F::load_aligned(rest), mins[0], maxs[0]);
+  }
+  alignas(64) float lanes_min[4 * W], lanes_max[4 * W];
+  for (int j = 0; j < 4; ++j) {
+    mins[j].store_aligned(lanes_min + j * W);
+    maxs[j].store_aligned(lanes_max + j * W);
+  }
+  for (std::ptrdiff_t j = 0; j < 4 * W; ++j) {
+    *lo = lanes_min[j] < *lo ? lanes_min[j] : *lo;
+    *hi = lanes_max[j] > *hi ? lanes_max[j] : *hi;
+  }
+}
+
 /// The kernel table entry of Arch (requires has_gemm_body<Arch>).
 template <class Arch>
 void gemm_compute(const GemmProblem& p, std::ptrdiff_t m_begin, std::ptrdiff_t m_end, std::ptrdiff_t n_begin,
@@ -566,7 +598,7 @@ constexpr GemmKernels make_gemm_kernels(isa path) noexcept {
   GemmLayout layout = GemmDot<Arch>::layout;
   layout.k_slice_groups = static_cast<int>(Body::kSliceGroups);
   layout.partial_rows = static_cast<int>(Body::kPartialRows);
-  return GemmKernels{path, layout, &gemm_compute<Arch>, &gemm_pack_a<Arch>};
+  return GemmKernels{path, layout, &gemm_compute<Arch>, &gemm_pack_a<Arch>, &gemm_range_f32<Arch>};
 }
 
 /// The arch a header-only build uses for the GEMM: xsimd's default arch, promoted to its dot-product variant when
