@@ -12,6 +12,7 @@
 #include <random>
 
 #include "qmath/convert.hpp"
+#include "qmath/core/aligned_buffer.hpp"
 
 namespace qmath_bench {
 
@@ -20,20 +21,13 @@ inline constexpr std::size_t kLargeN = std::size_t{16} * 1024 * 1024;
 // 256 KiB of fp32 input: fits in L2 on current x86 cores, so this measures the kernel's compute rate.
 inline constexpr std::size_t kL2N = std::size_t{65536};
 
-struct FreeDeleter {
-  void operator()(void* p) const noexcept { std::free(p); }
-};
+// qmath's own 64-byte aligned buffer (64 bytes = one cache line = one zmm register, so no path pays for split
+// loads), zero-filled so that every page is touched now and no benchmark times the first-use page faults.
 template <class T>
-using AlignedArray = std::unique_ptr<T[], FreeDeleter>;
-
-// 64-byte alignment = one cache line = one zmm register, so no path pays for split loads.
+using AlignedArray = qmath::AlignedBuffer<T>;
 template <class T>
 AlignedArray<T> make_aligned(std::size_t n) {
-  const std::size_t bytes = (n * sizeof(T) + 63) / 64 * 64;  // aligned_alloc wants a multiple of the alignment
-  void* p = std::aligned_alloc(64, bytes);
-  if (!p) throw std::bad_alloc();
-  std::memset(p, 0, bytes);  // touch every page now, so no benchmark times the first-use page faults
-  return AlignedArray<T>(static_cast<T*>(p));
+  return AlignedArray<T>(n, /*zeroed=*/true);
 }
 
 // Inputs of every direction plus one output of each element width, for one element count n.

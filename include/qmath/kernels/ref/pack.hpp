@@ -83,6 +83,34 @@ struct ScalarPackPolicy {
   }
 };
 
+/// fp32 sources are quantized this many values at a time into a buffer that stays in L1 (a multiple of four
+/// groups for every kr).
+inline constexpr std::ptrdiff_t kQuantizeChunk = 512;
+
+/// Packs one row of the source (all of K) into its slot; returns the sum of its values before the offset.
+template <class Tag, int Kr, int Bytes, class Policy>
+std::uint32_t pack_a_row(const GemmASource& src, std::ptrdiff_t row, std::ptrdiff_t k, int mr, int offset,
+                         unsigned char* slot) noexcept {
+  switch (src.kind) {
+    case gemm_a_source::u8:
+      return pack_a_span<Tag, Kr, Bytes>(static_cast<const std::uint8_t*>(src.data) + row * src.ld, 0, k, mr, offset, slot);
+    case gemm_a_source::s8:
+      return pack_a_span<Tag, Kr, Bytes>(static_cast<const std::int8_t*>(src.data) + row * src.ld, 0, k, mr, offset, slot);
+    case gemm_a_source::f32:
+      break;
+  }
+  alignas(64) std::uint8_t codes[kQuantizeChunk];
+  const float* x = static_cast<const float*>(src.data) + row * src.ld;
+  const std::size_t s = src.per_row ? static_cast<std::size_t>(row) : 0;
+  std::uint32_t sum = 0;
+  for (std::ptrdiff_t k0 = 0; k0 < k; k0 += kQuantizeChunk) {
+    const std::ptrdiff_t count = min_of(kQuantizeChunk, k - k0);
+    Policy::quantize(x + k0, count, src.factor[s], src.zero_point[s], codes);
+    sum += pack_a_span<Tag, Kr, Bytes>(codes, k0, count, mr, offset, slot);
+  }
+  return sum;
+}
+
 /// The rows of one panel that the policy's four-row loop packs (rows in fours, all below M), in chunks of K: the
 /// whole row for codes, 512 values quantized into an L1 buffer for fp32. What the loop leaves of a chunk (the
 /// last groups) goes through pack_a_span. Returns how many rows were packed (0 when the policy has no loop).
@@ -94,10 +122,9 @@ std::ptrdiff_t pack_a_quads(const GemmLayout& l, const GemmASource& src, std::pt
   // The four-row loops store a + offset by flipping the top bit (bytes) or not at all (int16).
   if (Kr * Bytes != 4 || (Bytes == 1 ? (l.a_signed || (offset != 0 && offset != 128 && offset != -128)) : offset != 0))
     return 0;
-  constexpr std::ptrdiff_t kChunk = 512;  // a multiple of 4 groups for every kr
-  const std::ptrdiff_t mr = l.mr, chunk = is_f32 ? kChunk : k;
+  const std::ptrdiff_t mr = l.mr, chunk = is_f32 ? kQuantizeChunk : k;
   const unsigned flip = offset != 0 ? 0x80u : 0u;
-  alignas(64) std::uint8_t codes[4][kChunk];
+  alignas(64) std::uint8_t codes[4][kQuantizeChunk];
   std::ptrdiff_t r = 0;
   for (; r + 4 <= mr && panel * mr + r + 4 <= m; r += 4) {
     const std::ptrdiff_t first_row = panel * mr + r;
@@ -146,9 +173,7 @@ void pack_a_panels(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m
   const std::ptrdiff_t row_slot_bytes = Kr * Bytes;
   for (std::ptrdiff_t panel = panel_begin; panel < panel_end; ++panel) {
     unsigned char* base = out + panel * panel_bytes;
-    std::ptrdiff_t r = 0;
-    r = pack_a_quads<Tag, Kr, Bytes, Policy>(l, src, m, k, panel, base, row_sums);
-    for (; r < mr; ++r) {
+    for (std::ptrdiff_t r = pack_a_quads<Tag, Kr, Bytes, Policy>(l, src, m, k, panel, base, row_sums); r < mr; ++r) {
       const std::ptrdiff_t row = panel * mr + r;
       unsigned char* slot = base + r * row_slot_bytes;
       if (row >= m) {
@@ -156,30 +181,7 @@ void pack_a_panels(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m
         row_sums[row] = 0;
         continue;
       }
-      std::uint32_t sum = 0;
-      switch (src.kind) {
-        case gemm_a_source::u8:
-          sum = pack_a_span<Tag, Kr, Bytes>(static_cast<const std::uint8_t*>(src.data) + row * src.ld, 0, k,
-                                            static_cast<int>(mr), offset, slot);
-          break;
-        case gemm_a_source::s8:
-          sum = pack_a_span<Tag, Kr, Bytes>(static_cast<const std::int8_t*>(src.data) + row * src.ld, 0, k,
-                                            static_cast<int>(mr), offset, slot);
-          break;
-        case gemm_a_source::f32: {
-          // Quantized a chunk at a time into a buffer that stays in L1, then packed like uint8 codes.
-          constexpr std::ptrdiff_t kChunk = 512;
-          alignas(64) std::uint8_t codes[kChunk];
-          const float* x = static_cast<const float*>(src.data) + row * src.ld;
-          const std::size_t slot_index = src.per_row ? static_cast<std::size_t>(row) : 0;
-          for (std::ptrdiff_t k0 = 0; k0 < k; k0 += kChunk) {
-            const std::ptrdiff_t count = min_of(kChunk, k - k0);
-            Policy::quantize(x + k0, count, src.factor[slot_index], src.zero_point[slot_index], codes);
-            sum += pack_a_span<Tag, Kr, Bytes>(codes, k0, count, static_cast<int>(mr), offset, slot);
-          }
-          break;
-        }
-      }
+      const std::uint32_t sum = pack_a_row<Tag, Kr, Bytes, Policy>(src, row, k, static_cast<int>(mr), offset, slot);
       row_sums[row] = static_cast<std::int32_t>(sum + static_cast<std::uint32_t>(offset) * static_cast<std::uint32_t>(k));
     }
   }

@@ -484,7 +484,8 @@ struct GemmBody {
             const int rows = static_cast<int>(ref::min_of<std::ptrdiff_t>(kMr, m_end - m0));
             std::int32_t* part = partial + (m0 - mb) * kNr;
             I acc[1][kMr][kNv];
-            for (int m = 0; m < kMr; ++m)
+            // Only the tile's real rows carry sums (tile<rows> reads and writes no others).
+            for (int m = 0; m < rows; ++m)
               for (int v = 0; v < kNv; ++v)
                 acc[0][m][v] = first ? I(0) : I::load_aligned(part + (m * kNv + v) * kL);
             block_tile(rows, m0 == mb, std::make_integer_sequence<int, kMr>{})(a_panel(p, m0) + g0 * kMr * kKr,
@@ -492,7 +493,7 @@ struct GemmBody {
             if (last) {
               epilogue<Out>(p, m0, n0, rows, acc[0]);
             } else {
-              for (int m = 0; m < kMr; ++m)
+              for (int m = 0; m < rows; ++m)
                 for (int v = 0; v < kNv; ++v) acc[0][m][v].store_aligned(part + (m * kNv + v) * kL);
             }
           }
