@@ -328,8 +328,7 @@ inline void check_count(const void* values, std::size_t count, std::ptrdiff_t n,
 // check_output validates one output stage (no allocation when it passes); fill_output expands its parameters
 // into the scratch and fills the output part of the problem. Every stage has C and ldc:
 template <class T>
-void check_c(const T* c, std::ptrdiff_t ldc, std::ptrdiff_t m, std::ptrdiff_t n) {
-  constexpr const char* fn = "qmath::gemm";
+void check_c(const T* c, std::ptrdiff_t ldc, std::ptrdiff_t m, std::ptrdiff_t n, const char* fn) {
   if (c == nullptr) fail(fn, "null C");
   if (ldc < n) fail(fn, "ldc = " + std::to_string(ldc) + " is below N = " + std::to_string(n));
   check_extent(m, n, ldc, sizeof(T), fn, "C's extent");
@@ -337,10 +336,9 @@ void check_c(const T* c, std::ptrdiff_t ldc, std::ptrdiff_t m, std::ptrdiff_t n)
 
 // ... and both requantize stages an output zero point and a clamp.
 template <class Q, class Output>
-void check_requantize_common(const Output& o, std::ptrdiff_t m, std::ptrdiff_t n) {
+void check_requantize_common(const Output& o, std::ptrdiff_t m, std::ptrdiff_t n, const char* fn) {
   static_assert(std::is_same<Q, std::int8_t>::value || std::is_same<Q, std::uint8_t>::value, "int8_t or uint8_t C");
-  constexpr const char* fn = "qmath::gemm";
-  check_c(o.c, o.ldc, m, n);
+  check_c(o.c, o.ldc, m, n, fn);
   if (o.zero_point < int_traits<Q>::kMin || o.zero_point > int_traits<Q>::kMax)
     fail(fn, "output zero point " + std::to_string(o.zero_point) + " is outside the output type's range");
   if (!(o.min >= int_traits<Q>::kMin && o.max <= int_traits<Q>::kMax && o.min <= o.max))
@@ -360,7 +358,10 @@ void fill_requantize_common(const Output& o, std::ptrdiff_t n, std::ptrdiff_t n_
   p.out_max = o.max;
 }
 
-inline void check_output(const GemmOutputInt32& o, std::ptrdiff_t m, std::ptrdiff_t n) { check_c(o.c, o.ldc, m, n); }
+// fn names the caller in the messages (qmath::gemm, qmath::conv2d).
+inline void check_output(const GemmOutputInt32& o, std::ptrdiff_t m, std::ptrdiff_t n, const char* fn = "qmath::gemm") {
+  check_c(o.c, o.ldc, m, n, fn);
+}
 inline void fill_output(const GemmOutputInt32& o, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t,
                         kernels::GemmProblem& p, const ColumnArrays&) noexcept {
   p.output = kernels::gemm_output::int32;
@@ -369,9 +370,8 @@ inline void fill_output(const GemmOutputInt32& o, std::ptrdiff_t, std::ptrdiff_t
 }
 
 template <class Q>
-void check_output(const GemmOutputRequantize<Q>& o, std::ptrdiff_t m, std::ptrdiff_t n) {
-  constexpr const char* fn = "qmath::gemm";
-  check_requantize_common<Q>(o, m, n);
+void check_output(const GemmOutputRequantize<Q>& o, std::ptrdiff_t m, std::ptrdiff_t n, const char* fn = "qmath::gemm") {
+  check_requantize_common<Q>(o, m, n, fn);
   check_count(o.multiplier, o.multiplier_count, n, fn, "multiplier", "N");
   for (std::size_t i = 0; i < o.multiplier_count; ++i)
     if (!(std::isfinite(o.multiplier[i]) && o.multiplier[i] > 0.0f))
@@ -386,9 +386,8 @@ void fill_output(const GemmOutputRequantize<Q>& o, std::ptrdiff_t, std::ptrdiff_
 }
 
 template <class Q>
-void check_output(const GemmOutputRequantizeFixed<Q>& o, std::ptrdiff_t m, std::ptrdiff_t n) {
-  constexpr const char* fn = "qmath::gemm";
-  check_requantize_common<Q>(o, m, n);
+void check_output(const GemmOutputRequantizeFixed<Q>& o, std::ptrdiff_t m, std::ptrdiff_t n, const char* fn = "qmath::gemm") {
+  check_requantize_common<Q>(o, m, n, fn);
   check_count(o.shift == nullptr ? nullptr : o.multiplier, o.multiplier_count, n, fn, "fixed-point multiplier and shift", "N");
   for (std::size_t i = 0; i < o.multiplier_count; ++i) {
     if (o.multiplier[i] < 0) fail(fn, "fixed-point multiplier entry " + std::to_string(i) + " is negative");
@@ -408,9 +407,8 @@ void fill_output(const GemmOutputRequantizeFixed<Q>& o, std::ptrdiff_t, std::ptr
   p.fixed_shift = cols.fixed_shift;
 }
 
-inline void check_output(const GemmOutputDequantize& o, std::ptrdiff_t m, std::ptrdiff_t n) {
-  constexpr const char* fn = "qmath::gemm";
-  check_c(o.c, o.ldc, m, n);
+inline void check_output(const GemmOutputDequantize& o, std::ptrdiff_t m, std::ptrdiff_t n, const char* fn = "qmath::gemm") {
+  check_c(o.c, o.ldc, m, n, fn);
   check_count(o.a_scale, o.a_scale_count, m, fn, "a_scale", "M");
   check_count(o.b_scale, o.b_scale_count, n, fn, "b_scale", "N");
   for (std::size_t i = 0; i < o.a_scale_count; ++i)
@@ -539,7 +537,7 @@ void run_gemm(ResolvedA a, const PackedGemmB& b, const Output& out, const GemmOp
   kernels::GemmProblem p{};
   fill_output(out, m, n, m_padded, n_padded, p, cols);
 
-  const std::int32_t offset = a.source.kind == kernels::gemm_a_source::s8 ? l.a_offset_s8 : l.a_offset_u8;
+  const std::int32_t offset = kernels::a_source_signed(a.source.kind) ? l.a_offset_s8 : l.a_offset_u8;
   for (std::ptrdiff_t row = 0; row < m_padded; ++row)
     row_zero_points[row] = row < m ? a.zero_point[a.zero_point_count == 1 ? 0 : row] + offset : 0;
   if (a.scale != nullptr) {

@@ -16,7 +16,7 @@ struct FullUnit {
   static_assert(simd::has_convert_body<Arch>::value, "this unit's flags must select its kernel bodies");
   static constexpr ConvertKernels convert = simd::make_convert_kernels<Arch>(Path);
   static constexpr QuantizeKernels quantize = simd::make_quantize_kernels<Arch>(Path);
-  static constexpr KernelSet set{Path, &convert, &quantize, &GemmUnit<Arch, Path>::gemm};
+  static constexpr KernelSet set{Path, &convert, &quantize, &GemmUnit<Arch, Path>::gemm, &GemmUnit<Arch, Path>::depthwise};
 };
 
 }  // namespace isa_unit

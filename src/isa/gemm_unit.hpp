@@ -4,6 +4,7 @@
 #pragma once
 
 #include "isa_tu.hpp"
+#include "qmath/kernels/simd/depthwise.hpp"
 #include "qmath/kernels/simd/gemm_u8s8.hpp"
 
 QMATH_BEGIN_NAMESPACE
@@ -14,7 +15,8 @@ template <class Arch, isa Path>
 struct GemmUnit {
   static_assert(simd::has_gemm_body<Arch>::value, "this unit's flags must select its GEMM body");
   static constexpr GemmKernels gemm = simd::make_gemm_kernels<Arch>(Path);
-  static constexpr KernelSet set{Path, nullptr, nullptr, &gemm};
+  static constexpr DepthwiseKernels depthwise = simd::make_depthwise_kernels<Arch>(Path);
+  static constexpr KernelSet set{Path, nullptr, nullptr, &gemm, &depthwise};
 };
 
 }  // namespace isa_unit

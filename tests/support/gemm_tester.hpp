@@ -35,7 +35,9 @@
 #include "qmath/core/error.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/kernels/dispatch.hpp"
+#include "qmath/conv.hpp"
 #include "qmath/gemm.hpp"
+#include "qmath/kernels/ref/conv2d_u8s8.hpp"
 #include "qmath/kernels/ref/gemm_u8s8.hpp"
 #include "qmath/quant/requantize.hpp"
 
@@ -149,6 +151,10 @@ class GemmTester {
     return *this;
   }
   GemmTester& threads(int v) { threads_ = v; return *this; }
+  /// Conv mode: A is an NHWC input and B filters of this shape (M, N, K follow from it; lda / ldb / b_order and
+  /// per-row A zero points do not apply), run through pack_conv_weights and conv2d.
+  GemmTester& conv(const qmath::ConvParams& v) { conv_ = v; return *this; }
+  GemmTester& conv_layout(qmath::conv_weight_layout v) { conv_layout_ = v; return *this; }
   GemmTester& seed(std::uint64_t v) { seed_ = v; return *this; }
   // clang-format on
 
@@ -160,6 +166,21 @@ class GemmTester {
   void run(qmath::isa path) {
     output_.clear();
     threw_ = false;
+    path_ = path;
+    if (conv_) {
+      if (a_signed_) {
+        if (b_unsigned_)
+          run_conv_types<std::int8_t, std::uint8_t>(path);
+        else
+          run_conv_types<std::int8_t, std::int8_t>(path);
+      } else {
+        if (b_unsigned_)
+          run_conv_types<std::uint8_t, std::uint8_t>(path);
+        else
+          run_conv_types<std::uint8_t, std::int8_t>(path);
+      }
+      return;
+    }
     if (a_signed_) {
       if (b_unsigned_)
         run_types<std::int8_t, std::uint8_t>(path);
@@ -181,7 +202,18 @@ class GemmTester {
   /// The fluent chain that reproduces this case.
   std::string describe(qmath::isa path) const {
     std::ostringstream s;
-    s << std::boolalpha << "GemmTester().m(" << m_ << ").n(" << n_ << ").k(" << k_ << ")";
+    s << std::boolalpha << "GemmTester()";
+    if (conv_) {
+      const qmath::ConvParams& p = *conv_;
+      s << ".conv({" << p.batch << ", " << p.in_h << ", " << p.in_w << ", " << p.in_channels << ", " << p.out_channels
+        << ", " << p.groups << ", " << p.kernel_h << ", " << p.kernel_w << ", " << p.stride_h << ", " << p.stride_w
+        << ", " << p.pad_top << ", " << p.pad_left << ", " << p.pad_bottom << ", " << p.pad_right << ", "
+        << p.dilation_h << ", " << p.dilation_w << "})";
+      if (conv_layout_ != qmath::conv_weight_layout::oihw)
+        s << ".conv_layout(" << (conv_layout_ == qmath::conv_weight_layout::ohwi ? "ohwi" : "hwio") << ")";
+    } else {
+      s << ".m(" << m_ << ").n(" << n_ << ").k(" << k_ << ")";
+    }
     if (lda_) s << ".lda(" << lda_ << ")";
     if (ldb_) s << ".ldb(" << ldb_ << ")";
     if (ldc_) s << ".ldc(" << ldc_ << ")";
@@ -333,20 +365,87 @@ class GemmTester {
       if (!c_ref.empty()) rms = std::max(1.0, std::sqrt(sum / static_cast<double>(c_ref.size())));
     }
     const qmath::GemmA<TA> ga{a, m_, lda, za.data(), za.size()};
+    run_stage([&](const auto& out, const qmath::GemmOptions& options) { qmath::gemm(ga, packed, out, options); }, ldc,
+              c_ref, rms, must_throw, rng, what);
+  }
+
+  template <class Call>
+  void run_stage(const Call& call, std::ptrdiff_t ldc, const std::vector<std::int32_t>& c_ref, double rms,
+                 bool must_throw, std::mt19937_64& rng, const std::string& what) {
     switch (stage_) {
       case GemmStage::int32:
-        return run_int32(ga, packed, ldc, c_ref, must_throw, what);
+        return run_int32(call, ldc, c_ref, must_throw, what);
       case GemmStage::requantize_s8:
-        return run_requantize<std::int8_t>(ga, packed, ldc, c_ref, rms, must_throw, rng, what);
+        return run_requantize<std::int8_t>(call, ldc, c_ref, rms, must_throw, rng, what);
       case GemmStage::requantize_u8:
-        return run_requantize<std::uint8_t>(ga, packed, ldc, c_ref, rms, must_throw, rng, what);
+        return run_requantize<std::uint8_t>(call, ldc, c_ref, rms, must_throw, rng, what);
       case GemmStage::fixed_s8:
-        return run_fixed<std::int8_t>(ga, packed, ldc, c_ref, rms, must_throw, rng, what);
+        return run_fixed<std::int8_t>(call, ldc, c_ref, rms, must_throw, rng, what);
       case GemmStage::fixed_u8:
-        return run_fixed<std::uint8_t>(ga, packed, ldc, c_ref, rms, must_throw, rng, what);
+        return run_fixed<std::uint8_t>(call, ldc, c_ref, rms, must_throw, rng, what);
       case GemmStage::dequantize:
-        return run_dequantize(ga, packed, ldc, c_ref, rms, must_throw, rng, what);
+        return run_dequantize(call, ldc, c_ref, rms, must_throw, rng, what);
     }
+  }
+
+  /// Conv mode: the input (NHWC) is A's codes, the filters (made OIHW, given to the packer in conv_layout_) B's;
+  /// C is the M x N output of conv2d and the reference is ref::conv2d_u8s8_i32.
+  template <class TA, class TB>
+  void run_conv_types(qmath::isa path) {
+    const qmath::ConvParams& p = *conv_;
+    ASSERT_TRUE(p.groups >= 1 && p.in_channels % p.groups == 0 && p.out_channels % p.groups == 0) << "bad test case";
+    ASSERT_GE(p.out_h(), 1) << "bad test case: empty output";
+    ASSERT_GE(p.out_w(), 1) << "bad test case: empty output";
+    const std::ptrdiff_t cg = p.in_channels / p.groups;
+    m_ = p.batch * p.out_h() * p.out_w();
+    n_ = p.out_channels;
+    k_ = p.kernel_h * p.kernel_w * cg;
+    const std::ptrdiff_t ldc = ldc_ ? ldc_ : n_ + 3;
+    const std::string what = describe(path);
+    std::mt19937_64 rng(seed_ * 0x9E3779B97F4A7C15ull + 1);
+    std::vector<TA> x_store(static_cast<std::size_t>(1 + p.batch * p.in_h * p.in_w * p.in_channels));
+    for (TA& v : x_store) v = fill_value<TA>(a_fill_, rng);
+    const TA* x = x_store.data() + 1;
+    const std::ptrdiff_t taps = p.kernel_h * p.kernel_w;
+    std::vector<TB> w_oihw(static_cast<std::size_t>(n_ * cg * taps));
+    for (TB& v : w_oihw) v = fill_value<TB>(b_fill_, rng);
+    std::vector<TB> w_store(w_oihw.size() + 1);
+    for (std::ptrdiff_t o = 0; o < n_; ++o)
+      for (std::ptrdiff_t c = 0; c < cg; ++c)
+        for (std::ptrdiff_t kh = 0; kh < p.kernel_h; ++kh)
+          for (std::ptrdiff_t kw = 0; kw < p.kernel_w; ++kw) {
+            std::ptrdiff_t at = 0;
+            switch (conv_layout_) {
+              case qmath::conv_weight_layout::oihw: at = ((o * cg + c) * p.kernel_h + kh) * p.kernel_w + kw; break;
+              case qmath::conv_weight_layout::ohwi: at = ((o * p.kernel_h + kh) * p.kernel_w + kw) * cg + c; break;
+              case qmath::conv_weight_layout::hwio: at = ((kh * p.kernel_w + kw) * cg + c) * n_ + o; break;
+            }
+            w_store[static_cast<std::size_t>(1 + at)] = w_oihw[static_cast<std::size_t>(((o * cg + c) * p.kernel_h + kh) * p.kernel_w + kw)];
+          }
+    const std::vector<std::int32_t> za = make_zero_points<TA>(1, false, a_zero_point_, rng);
+    const std::vector<std::int32_t> zb = make_zero_points<TB>(static_cast<std::size_t>(n_), per_channel_b_, b_zero_point_, rng);
+    qmath::PackedConvWeights packed;
+    try {
+      packed = qmath::pack_conv_weights<TB>(w_store.data() + 1, p, conv_layout_, zb.data(), zb.size(), path);
+    } catch (const qmath::error& e) {
+      FAIL() << "pack_conv_weights threw: " << e.what() << "\n  case: " << what;
+    }
+    ASSERT_EQ(packed.path(), path) << what;
+    ASSERT_EQ(packed.depthwise(), p.groups > 1 && cg == 1) << what;
+    const std::int64_t bound = independent_gemm_bound<TA, TB>(za, zb);
+    ASSERT_EQ(qmath::conv_max_k<TA>(za[0], packed), bound) << "conv_max_k disagrees\n  case: " << what;
+    const bool must_throw = k_ > bound;
+    std::vector<std::int32_t> c_ref;
+    double rms = 1.0;
+    if (!must_throw) {
+      c_ref.resize(static_cast<std::size_t>(m_ * n_));
+      qmath::kernels::ref::conv2d_u8s8_i32<TA, TB>(p, x, za[0], w_oihw.data(), zb.data(), per_channel_b_, c_ref.data(), n_);
+      double sum = 0.0;
+      for (std::int32_t v : c_ref) sum += static_cast<double>(v) * static_cast<double>(v);
+      rms = std::max(1.0, std::sqrt(sum / static_cast<double>(c_ref.size())));
+    }
+    run_stage([&](const auto& out, const qmath::GemmOptions& options) { qmath::conv2d(p, x, za[0], packed, out, options); },
+              ldc, c_ref, rms, must_throw, rng, what);
   }
 
   /// C with kGuardElements before and after and ldc - N between rows, all canary bytes before the call.
@@ -377,14 +476,16 @@ class GemmTester {
 
   /// Calls gemm; on an expected throw checks that C is untouched, else compares with `expected` (M x N elements)
   /// and checks the guards.
-  template <class T, class TA, class Output>
-  void execute(const qmath::GemmA<TA>& ga, const qmath::PackedGemmB& packed, Canvas<T>& canvas, const Output& out,
-               const std::vector<T>& expected, bool must_throw, const std::string& what) {
+  /// Calls call(out, options) (gemm or conv2d); on an expected throw checks that C is untouched, else compares
+  /// with `expected` (M x N elements) and checks the guards.
+  template <class T, class Call, class Output>
+  void execute(const Call& call, Canvas<T>& canvas, const Output& out, const std::vector<T>& expected, bool must_throw,
+               const std::string& what) {
     const qmath::GemmOptions options{threads_};
     if (must_throw) {
       bool threw = false;
       try {
-        qmath::gemm(ga, packed, out, options);
+        call(out, options);
       } catch (const qmath::error&) {
         threw = true;
       }
@@ -394,7 +495,7 @@ class GemmTester {
       return;
     }
     try {
-      qmath::gemm(ga, packed, out, options);
+      call(out, options);
     } catch (const qmath::error& e) {
       FAIL() << "gemm threw: " << e.what() << "\n  case: " << what;
     }
@@ -406,7 +507,7 @@ class GemmTester {
         }
     if (mismatches > 0) {
       std::ostringstream s;
-      s << "GEMM mismatch on path " << qmath::isa_name(packed.path()) << " (M=" << m_ << " N=" << n_ << " K=" << k_
+      s << (conv_ ? "conv2d" : "GEMM") << " mismatch on path " << qmath::isa_name(path_) << " (M=" << m_ << " N=" << n_ << " K=" << k_
         << ", stage " << gemm_stage_name(stage_) << ", seed " << seed_ << "): " << mismatches << " of " << m_ * n_
         << " elements differ; first at (m=" << first_i << ", n=" << first_j << "): expected "
         << value_text<T>(
@@ -433,11 +534,11 @@ class GemmTester {
                   static_cast<std::size_t>(n_) * sizeof(T));
   }
 
-  template <class TA>
-  void run_int32(const qmath::GemmA<TA>& ga, const qmath::PackedGemmB& packed, std::ptrdiff_t ldc,
+  template <class Call>
+  void run_int32(const Call& call, std::ptrdiff_t ldc,
                  const std::vector<std::int32_t>& c_ref, bool must_throw, const std::string& what) {
     Canvas<std::int32_t> canvas(m_, n_, ldc);
-    execute(ga, packed, canvas, qmath::GemmOutputInt32{canvas.c(), ldc}, c_ref, must_throw, what);
+    execute(call, canvas, qmath::GemmOutputInt32{canvas.c(), ldc}, c_ref, must_throw, what);
   }
 
   /// Per-column multipliers from a base: powers of two (exact ties for odd C) and arbitrary ratios.
@@ -478,8 +579,8 @@ class GemmTester {
     hi = clamp_max_ ? *clamp_max_ : static_cast<std::int32_t>(qmath::int_traits<Q>::kMax);
   }
 
-  template <class Q, class TA>
-  void run_requantize(const qmath::GemmA<TA>& ga, const qmath::PackedGemmB& packed, std::ptrdiff_t ldc,
+  template <class Q, class Call>
+  void run_requantize(const Call& call, std::ptrdiff_t ldc,
                       const std::vector<std::int32_t>& c_ref, double rms, bool must_throw, std::mt19937_64& rng,
                       const std::string& what) {
     namespace ref = qmath::kernels::ref;
@@ -498,11 +599,11 @@ class GemmTester {
     Canvas<Q> canvas(m_, n_, ldc);
     qmath::GemmOutputRequantize<Q> out{
         canvas.c(), ldc, mult.data(), mult.size(), zo, bias.empty() ? nullptr : bias.data(), lo, hi};
-    execute(ga, packed, canvas, out, expected, must_throw, what);
+    execute(call, canvas, out, expected, must_throw, what);
   }
 
-  template <class Q, class TA>
-  void run_fixed(const qmath::GemmA<TA>& ga, const qmath::PackedGemmB& packed, std::ptrdiff_t ldc,
+  template <class Q, class Call>
+  void run_fixed(const Call& call, std::ptrdiff_t ldc,
                  const std::vector<std::int32_t>& c_ref, double rms, bool must_throw, std::mt19937_64& rng,
                  const std::string& what) {
     namespace ref = qmath::kernels::ref;
@@ -542,11 +643,11 @@ class GemmTester {
     Canvas<Q> canvas(m_, n_, ldc);
     qmath::GemmOutputRequantizeFixed<Q> out{
         canvas.c(), ldc, mult.data(), shift.data(), mult.size(), zo, bias.empty() ? nullptr : bias.data(), lo, hi};
-    execute(ga, packed, canvas, out, expected, must_throw, what);
+    execute(call, canvas, out, expected, must_throw, what);
   }
 
-  template <class TA>
-  void run_dequantize(const qmath::GemmA<TA>& ga, const qmath::PackedGemmB& packed, std::ptrdiff_t ldc,
+  template <class Call>
+  void run_dequantize(const Call& call, std::ptrdiff_t ldc,
                       const std::vector<std::int32_t>& c_ref, double rms, bool must_throw, std::mt19937_64& rng,
                       const std::string& what) {
     namespace ref = qmath::kernels::ref;
@@ -580,7 +681,7 @@ class GemmTester {
                                     b_scale.data(),
                                     b_scale.size(),
                                     bias.empty() ? nullptr : bias.data()};
-    execute(ga, packed, canvas, out, expected, must_throw, what);
+    execute(call, canvas, out, expected, must_throw, what);
   }
 
   std::ptrdiff_t m_ = 1, n_ = 1, k_ = 1, lda_ = 0, ldb_ = 0, ldc_ = 0;
@@ -597,6 +698,9 @@ class GemmTester {
   std::optional<std::int32_t> output_zero_point_, clamp_min_, clamp_max_;
   int threads_ = 1;
   std::uint64_t seed_ = 1;
+  std::optional<qmath::ConvParams> conv_;
+  qmath::conv_weight_layout conv_layout_ = qmath::conv_weight_layout::oihw;
+  qmath::isa path_ = qmath::isa::scalar;
 
   std::vector<unsigned char> output_;
   bool threw_ = false;

@@ -20,12 +20,14 @@
 #include "qmath/core/cpu.hpp"
 #include "qmath/kernels/kernel_set.hpp"
 #include "qmath/kernels/ref/convert.hpp"
+#include "qmath/kernels/ref/depthwise.hpp"
 #include "qmath/kernels/ref/gemm_u8s8.hpp"
 #include "qmath/kernels/ref/pack.hpp"
 #include "qmath/kernels/ref/quantize.hpp"
 
 #if !defined(QMATH_RUNTIME_DISPATCH)
 #include "qmath/kernels/simd/convert.hpp"
+#include "qmath/kernels/simd/depthwise.hpp"
 #include "qmath/kernels/simd/gemm_u8s8.hpp"
 #include "qmath/kernels/simd/quantize.hpp"
 #endif
@@ -53,9 +55,11 @@ inline constexpr QuantizeKernels kScalarQuantizeKernels{
 inline constexpr GemmKernels kScalarGemmKernels{isa::scalar, ref::kScalarGemmLayout, &ref::gemm_compute_scalar,
                                                 &ref::gemm_pack_a_scalar, &ref::range_f32<void>};
 
+inline constexpr DepthwiseKernels kScalarDepthwiseKernels{isa::scalar, &ref::depthwise_scalar};
+
 /// The scalar path: every family has it, in both modes.
 inline constexpr KernelSet kScalarKernelSet{isa::scalar, &kScalarConvertKernels, &kScalarQuantizeKernels,
-                                            &kScalarGemmKernels};
+                                            &kScalarGemmKernels, &kScalarDepthwiseKernels};
 
 namespace dispatch_detail {
 #if defined(QMATH_RUNTIME_DISPATCH)
@@ -95,6 +99,7 @@ struct NoTables {
   static constexpr const ConvertKernels* convert = nullptr;
   static constexpr const QuantizeKernels* quantize = nullptr;
   static constexpr const GemmKernels* gemm = nullptr;
+  static constexpr const DepthwiseKernels* depthwise = nullptr;
 };
 template <class Arch>
 struct ConvertTables {
@@ -106,7 +111,9 @@ struct ConvertTables {
 template <class Arch>
 struct GemmTable {
   static constexpr GemmKernels table = simd::make_gemm_kernels<Arch>(isa_of_gemm_arch<Arch>());
+  static constexpr DepthwiseKernels depthwise_table = simd::make_depthwise_kernels<Arch>(isa_of_gemm_arch<Arch>());
   static constexpr const GemmKernels* gemm = &table;
+  static constexpr const DepthwiseKernels* depthwise = &depthwise_table;
 };
 
 using FlagsArch = xsimd::default_arch;
@@ -117,9 +124,11 @@ using FlagsConvert = std::conditional_t<simd::has_convert_body<FlagsArch>::value
 using FlagsGemm = std::conditional_t<simd::has_gemm_body<FlagsGemmArch>::value, GemmTable<FlagsGemmArch>, NoTables>;
 
 inline constexpr KernelSet kFlagsSet{isa_of_arch<FlagsArch>(), FlagsConvert::convert, FlagsConvert::quantize,
-                                     kGemmHasOwnArch ? nullptr : FlagsGemm::gemm};
+                                     kGemmHasOwnArch ? nullptr : FlagsGemm::gemm,
+                                     kGemmHasOwnArch ? nullptr : FlagsGemm::depthwise};
 inline constexpr KernelSet kFlagsGemmSet{isa_of_gemm_arch<FlagsGemmArch>(), nullptr, nullptr,
-                                         kGemmHasOwnArch ? FlagsGemm::gemm : nullptr};
+                                         kGemmHasOwnArch ? FlagsGemm::gemm : nullptr,
+                                         kGemmHasOwnArch ? FlagsGemm::depthwise : nullptr};
 inline constexpr const KernelSet* kFlagsSets[] = {&kFlagsSet, &kFlagsGemmSet};
 
 inline kernel_abi::KernelSetList built_sets() noexcept { return {kFlagsSets, 2}; }
@@ -174,6 +183,8 @@ inline isa compiled_gemm_isas() noexcept { return compiled_paths(&KernelSet::gem
 inline const ConvertKernels* convert_kernels(isa path) noexcept { return kernels_for(&KernelSet::convert, path); }
 inline const QuantizeKernels* quantize_kernels(isa path) noexcept { return kernels_for(&KernelSet::quantize, path); }
 inline const GemmKernels* gemm_kernels(isa path) noexcept { return kernels_for(&KernelSet::gemm, path); }
+/// The depthwise convolution's table of a GEMM path (every GEMM path has one).
+inline const DepthwiseKernels* depthwise_kernels(isa path) noexcept { return kernels_for(&KernelSet::depthwise, path); }
 
 inline const ConvertKernels& active_convert_kernels() noexcept { return best_active(&KernelSet::convert); }
 inline const QuantizeKernels& active_quantize_kernels() noexcept { return best_active(&KernelSet::quantize); }

@@ -79,6 +79,27 @@ enum class gemm_a_source : std::uint8_t {
   s8,   ///< int8 codes
   f32,  ///< fp32, quantized to uint8 on the way: clamp(round_half_even(x * factor) + zero_point, 0, 255), NaN ->
         ///< zero_point (PyTorch numerics, factor = 1 / scale), as quantize<uint8_t> does
+  im2col_u8,  ///< the im2col matrix of a convolution's uint8 NHWC input (ConvGeometry), gathered on the way
+  im2col_s8,  ///< the same for int8 input
+};
+
+/// Whether the source's codes are int8 (the layout's a_offset_s8 applies) rather than uint8.
+constexpr bool a_source_signed(gemm_a_source kind) noexcept {
+  return kind == gemm_a_source::s8 || kind == gemm_a_source::im2col_s8;
+}
+
+/// A convolution's im2col matrix over one group of an NHWC input. Row m is output pixel (b, oh, ow) in raster
+/// order; column k = (kh * kernel_w + kw) * channels + c is input channel c of the group at row
+/// ih = oh * stride_h - pad_top + kh * dilation_h and column iw = ow * stride_w - pad_left + kw * dilation_w, or
+/// the padding code (the input zero point, so padding taps contribute exactly 0) when (ih, iw) is outside the input.
+struct ConvGeometry {
+  const void* input;             ///< channel 0 of the group at pixel (0, 0, 0); one byte per code
+  std::ptrdiff_t in_h, in_w;
+  std::ptrdiff_t pixel_stride;   ///< codes between neighbouring pixels (the input's channel count)
+  std::ptrdiff_t channels;       ///< of the group
+  std::ptrdiff_t kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
+  std::ptrdiff_t out_h, out_w;
+  unsigned char padding_code;
 };
 
 /// A row-major M x K source of A: element (m, k) at data[m * ld + k] (in elements of its kind).
@@ -89,6 +110,7 @@ struct GemmASource {
   const float* factor = nullptr;             ///< f32: one per row when per_row, else one
   const std::int32_t* zero_point = nullptr;  ///< f32: in [0, 255], as many as factor
   bool per_row = false;
+  const ConvGeometry* conv = nullptr;        ///< im2col sources
 };
 
 /// Packs the row panels [panel_begin, panel_end) of the M x K source into `out` (panels panel_bytes apart) with the
@@ -114,6 +136,32 @@ struct GemmKernels {
   GemmRangeFn range_f32;
 };
 
+/// A depthwise convolution (groups == input channels, `multiplier` output channels per input channel) over an
+/// NHWC input: output channel o reads input channel o / multiplier with weights[tap * weight_stride + o] =
+/// w - zw (int32, tap = kh * kernel_w + kw, zero past the real channels). Padding taps are skipped (they would add
+/// (zx - zx) * w = 0).
+struct DepthwiseProblem {
+  const void* input;
+  bool input_signed;
+  std::int32_t input_zero_point;
+  std::ptrdiff_t in_h, in_w, channels, multiplier;
+  std::ptrdiff_t kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
+  std::ptrdiff_t out_h, out_w;
+  const std::int32_t* weights;
+  std::ptrdiff_t weight_stride;  ///< >= output channels, a multiple of 64
+};
+
+/// Computes the output rows [row_begin, row_end) (row r is image r / out_h, output row r % out_h) and writes them
+/// through the output stage of `out` (a GemmProblem with M = pixels, N = output channels, whose zero-point terms are
+/// zero: b_col_offsets all 0, b_zero_points_zero).
+using DepthwiseFn = void (*)(const DepthwiseProblem&, const GemmProblem& out, std::ptrdiff_t row_begin,
+                             std::ptrdiff_t row_end) noexcept;
+
+struct DepthwiseKernels {
+  isa path;
+  DepthwiseFn run;
+};
+
 }  // namespace kernel_abi
 }  // namespace qmath
 
@@ -128,5 +176,10 @@ using ::qmath::kernel_abi::gemm_a_source;
 using ::qmath::kernel_abi::GemmASource;
 using ::qmath::kernel_abi::GemmPackAFn;
 using ::qmath::kernel_abi::GemmRangeFn;
+using ::qmath::kernel_abi::a_source_signed;
+using ::qmath::kernel_abi::ConvGeometry;
+using ::qmath::kernel_abi::DepthwiseProblem;
+using ::qmath::kernel_abi::DepthwiseFn;
+using ::qmath::kernel_abi::DepthwiseKernels;
 }  // namespace kernels
 QMATH_END_NAMESPACE  // qmath

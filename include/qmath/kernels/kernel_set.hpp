@@ -23,6 +23,7 @@ struct KernelSet {
   const ConvertKernels* convert;
   const QuantizeKernels* quantize;
   const GemmKernels* gemm;
+  const DepthwiseKernels* depthwise;  ///< on every path that has the GEMM (its tiles end in the GEMM's epilogue)
 };
 
 /// A family: which field of KernelSet holds its tables.

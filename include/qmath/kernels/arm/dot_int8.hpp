@@ -31,6 +31,15 @@ template <class Arch, std::enable_if_t<is_neon64_family<Arch>::value, int> = 0>
 inline xsimd::batch<std::int32_t, Arch> load_widen_i16(const std::int16_t* p) noexcept {
   return vmovl_s16(vld1_s16(p));
 }
+/// 4 codes at p (exactly 4 bytes read) widened to int32 lanes: the depthwise kernel's input.
+template <class Arch, bool Signed, std::enable_if_t<is_neon64_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> load_codes_i32(const unsigned char* p) noexcept {
+  std::uint32_t word;
+  std::memcpy(&word, p, sizeof(word));
+  const uint8x8_t bytes = vcreate_u8(word);
+  if (Signed) return vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_u8(bytes))));
+  return vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(bytes))));
+}
 /// lane j: acc[j] + a[j] * b[j] (`mla`, modulo 2^32).
 template <class Arch, std::enable_if_t<is_neon64_family<Arch>::value, int> = 0>
 inline xsimd::batch<std::int32_t, Arch> mla_i32(xsimd::batch<std::int32_t, Arch> acc, xsimd::batch<std::int32_t, Arch> a,

@@ -87,6 +87,43 @@ struct ScalarPackPolicy {
 /// groups for every kr).
 inline constexpr std::ptrdiff_t kQuantizeChunk = 512;
 
+/// Copies values [k0, k0 + count) of row `row` of a convolution's im2col matrix (see ConvGeometry) into `out`:
+/// runs of the group's channels from one input pixel, or the padding code outside the input.
+template <class Tag>
+void im2col_gather(const ConvGeometry& g, std::ptrdiff_t row, std::ptrdiff_t k0, std::ptrdiff_t count,
+                   unsigned char* out) noexcept {
+  const std::ptrdiff_t pixels = g.out_h * g.out_w;
+  const std::ptrdiff_t image = row / pixels, oh = row % pixels / g.out_w, ow = row % g.out_w;
+  const std::ptrdiff_t h0 = oh * g.stride_h - g.pad_top, w0 = ow * g.stride_w - g.pad_left;
+  const auto* input = static_cast<const unsigned char*>(g.input) + image * g.in_h * g.in_w * g.pixel_stride;
+  std::ptrdiff_t tap = k0 / g.channels, c = k0 % g.channels;
+  while (count > 0) {
+    const std::ptrdiff_t ih = h0 + (tap / g.kernel_w) * g.dilation_h, iw = w0 + (tap % g.kernel_w) * g.dilation_w;
+    const std::ptrdiff_t run = min_of(g.channels - c, count);
+    if (ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w)
+      std::memcpy(out, input + (ih * g.in_w + iw) * g.pixel_stride + c, static_cast<std::size_t>(run));
+    else
+      std::memset(out, g.padding_code, static_cast<std::size_t>(run));
+    out += run;
+    count -= run;
+    c = 0;
+    ++tap;
+  }
+}
+
+/// Codes of the sources the packer stages (fp32 quantized, im2col gathered) for values [k0, k0 + count) of a row.
+template <class Tag, class Policy>
+void stage_codes(const GemmASource& src, std::ptrdiff_t row, std::ptrdiff_t k0, std::ptrdiff_t count,
+                 std::uint8_t* codes) noexcept {
+  if (src.kind == gemm_a_source::f32) {
+    const std::size_t s = src.per_row ? static_cast<std::size_t>(row) : 0;
+    Policy::quantize(static_cast<const float*>(src.data) + row * src.ld + k0, count, src.factor[s], src.zero_point[s],
+                     codes);
+  } else {
+    im2col_gather<Tag>(*src.conv, row, k0, count, codes);
+  }
+}
+
 /// Packs one row of the source (all of K) into its slot; returns the sum of its values before the offset.
 template <class Tag, int Kr, int Bytes, class Policy>
 std::uint32_t pack_a_row(const GemmASource& src, std::ptrdiff_t row, std::ptrdiff_t k, int mr, int offset,
@@ -96,33 +133,34 @@ std::uint32_t pack_a_row(const GemmASource& src, std::ptrdiff_t row, std::ptrdif
       return pack_a_span<Tag, Kr, Bytes>(static_cast<const std::uint8_t*>(src.data) + row * src.ld, 0, k, mr, offset, slot);
     case gemm_a_source::s8:
       return pack_a_span<Tag, Kr, Bytes>(static_cast<const std::int8_t*>(src.data) + row * src.ld, 0, k, mr, offset, slot);
-    case gemm_a_source::f32:
+    default:
       break;
   }
   alignas(64) std::uint8_t codes[kQuantizeChunk];
-  const float* x = static_cast<const float*>(src.data) + row * src.ld;
-  const std::size_t s = src.per_row ? static_cast<std::size_t>(row) : 0;
+  const bool is_signed = a_source_signed(src.kind);
   std::uint32_t sum = 0;
   for (std::ptrdiff_t k0 = 0; k0 < k; k0 += kQuantizeChunk) {
     const std::ptrdiff_t count = min_of(kQuantizeChunk, k - k0);
-    Policy::quantize(x + k0, count, src.factor[s], src.zero_point[s], codes);
-    sum += pack_a_span<Tag, Kr, Bytes>(codes, k0, count, mr, offset, slot);
+    stage_codes<Tag, Policy>(src, row, k0, count, codes);
+    sum += is_signed ? pack_a_span<Tag, Kr, Bytes>(reinterpret_cast<const std::int8_t*>(codes), k0, count, mr, offset, slot)
+                     : pack_a_span<Tag, Kr, Bytes>(codes, k0, count, mr, offset, slot);
   }
   return sum;
 }
 
 /// The rows of one panel that the policy's four-row loop packs (rows in fours, all below M), in chunks of K: the
-/// whole row for codes, 512 values quantized into an L1 buffer for fp32. What the loop leaves of a chunk (the
+/// whole row for codes, 512 values staged in an L1 buffer for fp32 (quantized) and im2col (gathered). What the loop leaves of a chunk (the
 /// last groups) goes through pack_a_span. Returns how many rows were packed (0 when the policy has no loop).
 template <class Tag, int Kr, int Bytes, class Policy>
 std::ptrdiff_t pack_a_quads(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m, std::ptrdiff_t k,
                             std::ptrdiff_t panel, unsigned char* base, std::int32_t* row_sums) noexcept {
-  const bool is_signed = src.kind == gemm_a_source::s8, is_f32 = src.kind == gemm_a_source::f32;
+  const bool is_signed = a_source_signed(src.kind);
+  const bool staged = src.kind != gemm_a_source::u8 && src.kind != gemm_a_source::s8;
   const int offset = is_signed ? l.a_offset_s8 : l.a_offset_u8;
   // The four-row loops store a + offset by flipping the top bit (bytes) or not at all (int16).
   if (Kr * Bytes != 4 || (Bytes == 1 ? (l.a_signed || (offset != 0 && offset != 128 && offset != -128)) : offset != 0))
     return 0;
-  const std::ptrdiff_t mr = l.mr, chunk = is_f32 ? kQuantizeChunk : k;
+  const std::ptrdiff_t mr = l.mr, chunk = staged ? kQuantizeChunk : k;
   const unsigned flip = offset != 0 ? 0x80u : 0u;
   alignas(64) std::uint8_t codes[4][kQuantizeChunk];
   std::ptrdiff_t r = 0;
@@ -134,10 +172,8 @@ std::ptrdiff_t pack_a_quads(const GemmLayout& l, const GemmASource& src, std::pt
       const std::ptrdiff_t count = min_of(chunk, k - k0);
       const unsigned char* rows[4];
       for (int i = 0; i < 4; ++i) {
-        if (is_f32) {
-          const std::size_t s = src.per_row ? static_cast<std::size_t>(first_row + i) : 0;
-          Policy::quantize(static_cast<const float*>(src.data) + (first_row + i) * src.ld + k0, count, src.factor[s],
-                           src.zero_point[s], codes[i]);
+        if (staged) {
+          stage_codes<Tag, Policy>(src, first_row + i, k0, count, codes[i]);
           rows[i] = codes[i];
         } else {
           rows[i] = static_cast<const unsigned char*>(src.data) + (first_row + i) * src.ld + k0;
@@ -168,7 +204,7 @@ template <class Tag, int Kr, int Bytes, class Policy>
 void pack_a_panels(const GemmLayout& l, const GemmASource& src, std::ptrdiff_t m, std::ptrdiff_t k,
                    std::ptrdiff_t k_groups, std::ptrdiff_t panel_begin, std::ptrdiff_t panel_end, unsigned char* out,
                    std::ptrdiff_t panel_bytes, std::int32_t* row_sums) noexcept {
-  const int offset = src.kind == gemm_a_source::s8 ? l.a_offset_s8 : l.a_offset_u8;
+  const int offset = a_source_signed(src.kind) ? l.a_offset_s8 : l.a_offset_u8;
   const std::ptrdiff_t mr = l.mr;
   const std::ptrdiff_t row_slot_bytes = Kr * Bytes;
   for (std::ptrdiff_t panel = panel_begin; panel < panel_end; ++panel) {

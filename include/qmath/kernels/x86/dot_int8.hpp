@@ -50,8 +50,20 @@ inline xsimd::batch<std::int32_t, Arch> madd_i16(xsimd::batch<std::int32_t, Arch
                                                  xsimd::batch<std::int32_t, Arch> b) noexcept {
   return acc + xsimd::batch<std::int32_t, Arch>(_mm256_madd_epi16(a, b));
 }
+/// 8 codes at p (exactly 8 bytes read) widened to the int32 lanes of a ymm: the depthwise kernel's input.
+template <class Arch, bool Signed, std::enable_if_t<is_avx2_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> load_codes_i32(const unsigned char* p) noexcept {
+  const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  return Signed ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
+}
 #endif
 #if XSIMD_WITH_AVX512BW
+/// 16 codes at p widened to the int32 lanes of a zmm.
+template <class Arch, bool Signed, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
+inline xsimd::batch<std::int32_t, Arch> load_codes_i32(const unsigned char* p) noexcept {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return Signed ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes);
+}
 /// 32 int8 at p sign-extended to 32 int16 (zmm).
 template <class Arch, std::enable_if_t<is_avx512_family<Arch>::value, int> = 0>
 inline xsimd::batch<std::int32_t, Arch> load_widen_i8(const std::int8_t* p) noexcept {
