@@ -41,10 +41,13 @@ struct DepthwiseBody {
 
   template <bool Signed>
   static I load_codes(const unsigned char* p) noexcept {
-#if QMATH_ARCH_X86_64
+#if XSIMD_WITH_AVX2
     return x86::load_codes_i32<Arch, Signed>(p);
-#else
+#elif XSIMD_WITH_NEON64
     return arm::load_codes_i32<Arch, Signed>(p);
+#else
+    static_assert(sizeof(Arch) == 0, "the depthwise body needs a GEMM body's arch");
+    return I(*p);
 #endif
   }
 
