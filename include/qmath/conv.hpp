@@ -206,7 +206,24 @@ inline GemmOutputDequantize group_columns(const GemmOutputDequantize& o, std::pt
   return g;
 }
 
-/// Per-thread scratch of the depthwise path's output-stage arrays.
+/// The sums of the im2col rows [0, m) of a geometry (TA codes as stored: the direct path's offset is 0), for the
+/// zero-point correction of weights with some zb != 0 when A is not packed.
+template <class TA>
+void im2col_row_sums(const kernels::ConvGeometry& g, std::ptrdiff_t m, std::ptrdiff_t k, std::int32_t* sums) noexcept {
+  alignas(64) unsigned char codes[kernels::ref::kQuantizeChunk];
+  for (std::ptrdiff_t row = 0; row < m; ++row) {
+    std::uint32_t sum = 0;
+    for (std::ptrdiff_t k0 = 0; k0 < k; k0 += kernels::ref::kQuantizeChunk) {
+      const std::ptrdiff_t count = std::min(kernels::ref::kQuantizeChunk, k - k0);
+      kernels::ref::im2col_gather<void>(g, row, k0, count, codes);
+      for (std::ptrdiff_t i = 0; i < count; ++i)
+        sum += static_cast<std::uint32_t>(static_cast<std::int32_t>(static_cast<TA>(codes[i])));
+    }
+    sums[row] = static_cast<std::int32_t>(sum);
+  }
+}
+
+/// Per-thread scratch of the depthwise path's output-stage arrays and the im2col padding row.
 inline AlignedBuffer<unsigned char>& conv_scratch() {
   thread_local AlignedBuffer<unsigned char> scratch;
   return scratch;
@@ -408,6 +425,23 @@ void conv2d(const ConvParams& params, const TA* input, std::int32_t input_zero_p
   const bool direct = params.kernel_h == 1 && params.kernel_w == 1 && params.stride_h == 1 && params.stride_w == 1 &&
                       params.pad_top == 0 && params.pad_left == 0 && params.pad_bottom == 0 && params.pad_right == 0;
   const std::int64_t da = detail::max_distance<TA>(input_zero_point);
+  const kernels::GemmKernels& kern = w.gemm_groups()[0].kernels();
+  const kernels::GemmLayout& l = kern.layout;
+  // Where the path stores TA's codes unchanged, the direct kernel reads A in place (no im2col, no packing).
+  // Otherwise the packer reads each tap's channels in place when they are whole groups of kr. Both read this row of
+  // padding codes for taps outside the input.
+  const bool in_place = !direct && kern.conv_direct != nullptr && l.a_bytes == 1 &&
+                        (std::is_signed<TA>::value ? l.a_offset_s8 : l.a_offset_u8) == 0 && cg % l.kr == 0;
+  const bool per_tap = cg % l.kr == 0;
+  if (per_tap) {
+    AlignedBuffer<unsigned char>& pad = detail::conv_scratch();
+    try {
+      pad.reserve_uninitialized(static_cast<std::size_t>(cg));
+    } catch (const std::bad_alloc&) {
+      detail::fail(fn, "cannot allocate the scratch");
+    }
+    std::memset(pad.data(), static_cast<unsigned char>(static_cast<TA>(input_zero_point)), static_cast<std::size_t>(cg));
+  }
   for (std::ptrdiff_t g = 0; g < params.groups; ++g) {
     kernels::ConvGeometry geometry{};
     geometry.input = input + g * cg;
@@ -426,7 +460,24 @@ void conv2d(const ConvParams& params, const TA* input, std::int32_t input_zero_p
     geometry.out_h = params.out_h();
     geometry.out_w = params.out_w();
     geometry.padding_code = static_cast<unsigned char>(static_cast<TA>(input_zero_point));
+    if (per_tap) geometry.padding_row = detail::conv_scratch().data();
     kernels::GemmASource source{};
+    if (in_place) {
+      source.kind = std::is_signed<TA>::value ? kernels::gemm_a_source::im2col_s8 : kernels::gemm_a_source::im2col_u8;
+      source.data = input;
+      source.conv = &geometry;
+      detail::ResolvedA a{source, m, &input_zero_point, 1, da, nullptr};
+      const PackedGemmB& b = w.gemm_groups()[static_cast<std::size_t>(g)];
+      const detail::PreparedGemm prepared = detail::prepare_gemm(a, b, detail::group_columns(out, g * ocg, ocg), false, fn);
+      if (!prepared.problem.b_zero_points_zero) detail::im2col_row_sums<TA>(geometry, m, b.k(), prepared.row_sums);
+      const int workers = detail::gemm_workers(m, ocg, b.k(), prepared.m_panels, options);
+      detail::parallel_for(workers, [&](int worker) noexcept {
+        std::ptrdiff_t begin = 0, end = 0;
+        detail::split_range(prepared.m_panels, workers, worker, begin, end);
+        kern.conv_direct(prepared.problem, geometry, begin * l.mr, end * l.mr, 0, prepared.n_panels * l.nr);
+      }, options.pool);
+      continue;
+    }
     if (direct) {
       // Row m of A is pixel m's channels of the group: a strided view of the input.
       source.kind = std::is_signed<TA>::value ? kernels::gemm_a_source::s8 : kernels::gemm_a_source::u8;
@@ -439,7 +490,7 @@ void conv2d(const ConvParams& params, const TA* input, std::int32_t input_zero_p
       source.conv = &geometry;
     }
     detail::run_gemm(detail::ResolvedA{source, m, &input_zero_point, 1, da, nullptr}, w.gemm_groups()[static_cast<std::size_t>(g)],
-                     detail::group_columns(out, g * ocg, ocg), options);
+                     detail::group_columns(out, g * ocg, ocg), options, fn);
   }
 }
 

@@ -484,16 +484,25 @@ inline ResolvedA resolve_a(const GemmAF32& a, std::ptrdiff_t k) {
   return ResolvedA{source, a.m, a.zero_point, a.count, da, a.scale};
 }
 
+/// A GEMM problem set up in the calling thread's scratch: everything but packed A (and, for sources that are not
+/// packed, the row sums).
+struct PreparedGemm {
+  kernels::GemmProblem problem;
+  unsigned char* a_packed;   // round_up(m, mr) / mr panels (null when not asked for)
+  std::int32_t* row_sums;    // round_up(m, mr) entries
+  std::ptrdiff_t m_panels, n_panels;
+};
+
+/// Checks the output stage and the K bound, then lays out the scratch and fills the problem (output stage, zero
+/// points, column terms). pack_a: reserve room for packed A. Throws qmath::error; writes nothing the caller sees.
 template <class Output>
-void run_gemm(ResolvedA a, const PackedGemmB& b, const Output& out, const GemmOptions& options) {
-  constexpr const char* fn = "qmath::gemm";
+PreparedGemm prepare_gemm(ResolvedA& a, const PackedGemmB& b, const Output& out, bool pack_a, const char* fn) {
   const std::ptrdiff_t m = a.m, n = b.n(), k = b.k();
-  check_output(out, m, n);
+  check_output(out, m, n, fn);
   const std::int64_t max_k = gemm_max_k_for(a.max_distance, b.max_b_distance());
   if (k > max_k)
     fail(fn, "K = " + std::to_string(k) + " exceeds " + std::to_string(max_k) +
                  ", the largest K whose sums are exact in int32 for these zero points");
-  if (m == 0) return;
 
   const kernels::GemmKernels& kern = b.kernels();
   const kernels::GemmLayout& l = kern.layout;
@@ -502,10 +511,11 @@ void run_gemm(ResolvedA a, const PackedGemmB& b, const Output& out, const GemmOp
   const std::ptrdiff_t a_panel_bytes = b.k_groups() * l.mr * l.kr * l.a_bytes;
 
   // Scratch: packed A, then per-row and per-column arrays, each 64-byte aligned.
-  auto bytes_of = [](std::ptrdiff_t count, std::size_t size) {
+  auto bytes_of = [fn](std::ptrdiff_t count, std::size_t size) {
     return checked_round_up(checked_mul(count, static_cast<std::ptrdiff_t>(size), fn, "the scratch"), 64, fn, "the scratch");
   };
-  const std::ptrdiff_t a_bytes = bytes_of(checked_mul(m_padded / l.mr, a_panel_bytes, fn, "the packed activations"), 1);
+  const std::ptrdiff_t a_bytes =
+      pack_a ? bytes_of(checked_mul(m_padded / l.mr, a_panel_bytes, fn, "the packed activations"), 1) : 0;
   const std::ptrdiff_t row_bytes = bytes_of(m_padded, 4), col_bytes = bytes_of(n_padded, 4);
   const std::ptrdiff_t total = checked_add(a_bytes, checked_add(checked_mul(4, row_bytes, fn, "the scratch"), 7 * col_bytes, fn, "the scratch"), fn, "the scratch");
   AlignedBuffer<unsigned char>& scratch = gemm_scratch();
@@ -520,8 +530,9 @@ void run_gemm(ResolvedA a, const PackedGemmB& b, const Output& out, const GemmOp
     cursor += size;
     return at;
   };
-  unsigned char* a_packed = take(a_bytes);
-  auto* row_sums = reinterpret_cast<std::int32_t*>(take(row_bytes));
+  PreparedGemm g{};
+  g.a_packed = pack_a ? take(a_bytes) : nullptr;
+  g.row_sums = reinterpret_cast<std::int32_t*>(take(row_bytes));
   auto* row_zero_points = reinterpret_cast<std::int32_t*>(take(row_bytes));
   auto* row_factors = reinterpret_cast<float*>(take(row_bytes));
   ColumnArrays cols{};
@@ -534,7 +545,7 @@ void run_gemm(ResolvedA a, const PackedGemmB& b, const Output& out, const GemmOp
   cols.b_scale = reinterpret_cast<float*>(take(col_bytes));
   auto* col_offsets = reinterpret_cast<std::int32_t*>(take(col_bytes));
 
-  kernels::GemmProblem p{};
+  kernels::GemmProblem& p = g.problem;
   fill_output(out, m, n, m_padded, n_padded, p, cols);
 
   const std::int32_t offset = kernels::a_source_signed(a.source.kind) ? l.a_offset_s8 : l.a_offset_u8;
@@ -550,9 +561,9 @@ void run_gemm(ResolvedA a, const PackedGemmB& b, const Output& out, const GemmOp
   p.n = n;
   p.k = k;
   p.k_groups = b.k_groups();
-  p.a_packed = a_packed;
+  p.a_packed = g.a_packed;
   p.a_panel_bytes = a_panel_bytes;
-  p.a_row_sums = row_sums;
+  p.a_row_sums = g.row_sums;
   p.a_zero_points = row_zero_points;
   p.b_packed = b.packed_data();
   p.b_panel_bytes = b.panel_bytes();
@@ -564,13 +575,33 @@ void run_gemm(ResolvedA a, const PackedGemmB& b, const Output& out, const GemmOp
       col_offsets[col] = kernels::ref::wrapping_mul(row_zero_points[0], b.col_terms()[col]);
     p.b_col_offsets = col_offsets;
   }
+  g.m_panels = m_padded / l.mr;
+  g.n_panels = n_padded / l.nr;
+  return g;
+}
 
-  const std::ptrdiff_t m_panels = m_padded / l.mr, n_panels = n_padded / l.nr;
-  // Small problems are not worth waking other threads.
+/// How many threads a problem of m x n x k multiply-adds gets: small problems are not worth waking other threads.
+inline int gemm_workers(std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t k, std::ptrdiff_t parts,
+                        const GemmOptions& options) noexcept {
   const bool tiny = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < 1.0e6;
-  const int workers = tiny ? 1 : static_cast<int>(std::min<std::ptrdiff_t>(default_threads(options.threads),
-                                                                           std::max(m_panels, n_panels)));
+  return tiny ? 1 : static_cast<int>(std::min<std::ptrdiff_t>(default_threads(options.threads), parts));
+}
+
+template <class Output>
+void run_gemm(ResolvedA a, const PackedGemmB& b, const Output& out, const GemmOptions& options,
+              const char* fn = "qmath::gemm") {
+  PreparedGemm g = prepare_gemm(a, b, out, true, fn);
+  const std::ptrdiff_t m = a.m, n = b.n(), k = b.k();
+  if (m == 0) return;
+  const kernels::GemmKernels& kern = b.kernels();
+  const kernels::GemmLayout& l = kern.layout;
+  const kernels::GemmProblem& p = g.problem;
+  const std::ptrdiff_t m_panels = g.m_panels, n_panels = g.n_panels;
+  const int workers = gemm_workers(m, n, k, std::max(m_panels, n_panels), options);
   const kernels::GemmASource source = a.source;
+  unsigned char* a_packed = g.a_packed;
+  std::int32_t* row_sums = g.row_sums;
+  const std::ptrdiff_t a_panel_bytes = p.a_panel_bytes;
   if (m >= n && m_panels >= workers) {
     // Rows: each worker packs and multiplies its own row panels by all of B (read-only, in each core's cache):
     // one parallel region, no wait between packing and computing. Chosen when A is the larger operand.
@@ -578,7 +609,7 @@ void run_gemm(ResolvedA a, const PackedGemmB& b, const Output& out, const GemmOp
       std::ptrdiff_t begin = 0, end = 0;
       split_range(m_panels, workers, w, begin, end);
       kern.pack_a(l, source, m, k, p.k_groups, begin, end, a_packed, a_panel_bytes, row_sums);
-      kern.compute(p, begin * l.mr, end * l.mr, 0, n_padded);
+      kern.compute(p, begin * l.mr, end * l.mr, 0, n_panels * l.nr);
     }, options.pool);
     return;
   }
@@ -592,7 +623,7 @@ void run_gemm(ResolvedA a, const PackedGemmB& b, const Output& out, const GemmOp
   parallel_for(workers, [&](int w) noexcept {
     std::ptrdiff_t begin = 0, end = 0;
     split_range(n_panels, workers, w, begin, end);
-    kern.compute(p, 0, m_padded, begin * l.nr, end * l.nr);
+    kern.compute(p, 0, m_panels * l.mr, begin * l.nr, end * l.nr);
   }, options.pool);
 }
 

@@ -100,6 +100,9 @@ struct ConvGeometry {
   std::ptrdiff_t kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
   std::ptrdiff_t out_h, out_w;
   unsigned char padding_code;
+  /// `channels` padding codes, or null. With it, and channels a multiple of the layout's kr, the packer reads each
+  /// tap's channels in place (four rows at a time) instead of gathering rows into a buffer first.
+  const unsigned char* padding_row = nullptr;
 };
 
 /// A row-major M x K source of A: element (m, k) at data[m * ld + k] (in elements of its kind).
@@ -128,12 +131,21 @@ using GemmRangeFn = void (*)(const float* x, std::ptrdiff_t n, float* lo, float*
 using GemmComputeFn = void (*)(const GemmProblem&, std::ptrdiff_t m_begin, std::ptrdiff_t m_end,
                                std::ptrdiff_t n_begin, std::ptrdiff_t n_end) noexcept;
 
+/// Direct convolution: C = the GEMM of the im2col matrix of `conv` by the packed weights, with the im2col matrix
+/// never materialized: each output pixel's taps are read in place from the NHWC input as stored A values, so only
+/// on paths whose layout stores the input type's codes unchanged (a_bytes == 1, offset 0), and only for channels
+/// that are whole groups of kr. Computes pixels [m_begin, m_end) (m_begin a multiple of mr) and columns
+/// [n_begin, n_end) (multiples of nr). The problem's a_row_sums must hold the im2col rows' sums when some zb != 0.
+using ConvDirectFn = void (*)(const GemmProblem&, const ConvGeometry& conv, std::ptrdiff_t m_begin,
+                              std::ptrdiff_t m_end, std::ptrdiff_t n_begin, std::ptrdiff_t n_end) noexcept;
+
 struct GemmKernels {
   isa path;
   GemmLayout layout;
   GemmComputeFn compute;
   GemmPackAFn pack_a;
   GemmRangeFn range_f32;
+  ConvDirectFn conv_direct = nullptr;  ///< where the layout allows it (see ConvDirectFn)
 };
 
 /// A depthwise convolution (groups == input channels, `multiplier` output channels per input channel) over an
@@ -178,6 +190,7 @@ using ::qmath::kernel_abi::GemmPackAFn;
 using ::qmath::kernel_abi::GemmRangeFn;
 using ::qmath::kernel_abi::a_source_signed;
 using ::qmath::kernel_abi::ConvGeometry;
+using ::qmath::kernel_abi::ConvDirectFn;
 using ::qmath::kernel_abi::DepthwiseProblem;
 using ::qmath::kernel_abi::DepthwiseFn;
 using ::qmath::kernel_abi::DepthwiseKernels;

@@ -148,6 +148,72 @@ std::uint32_t pack_a_row(const GemmASource& src, std::ptrdiff_t row, std::ptrdif
   return sum;
 }
 
+/// Where one output pixel's taps start: its image's first code and the input row / column of its tap (0, 0).
+struct Im2colPixel {
+  const unsigned char* image;
+  std::ptrdiff_t ih0, iw0, oh, ow;
+};
+
+inline Im2colPixel im2col_pixel(const ConvGeometry& g, std::ptrdiff_t row) noexcept {
+  const std::ptrdiff_t pixels = g.out_h * g.out_w, rest = row % pixels, oh = rest / g.out_w, ow = rest % g.out_w;
+  return {static_cast<const unsigned char*>(g.input) + (row / pixels) * g.in_h * g.in_w * g.pixel_stride,
+          oh * g.stride_h - g.pad_top, ow * g.stride_w - g.pad_left, oh, ow};
+}
+
+/// The pixel after p in raster order (no division: the packer walks rows in order).
+inline Im2colPixel im2col_next(const ConvGeometry& g, Im2colPixel p) noexcept {
+  p.iw0 += g.stride_w;
+  if (++p.ow < g.out_w) return p;
+  p.ow = 0;
+  p.iw0 = -g.pad_left;
+  p.ih0 += g.stride_h;
+  if (++p.oh < g.out_h) return p;
+  p.oh = 0;
+  p.ih0 = -g.pad_top;
+  p.image += g.in_h * g.in_w * g.pixel_stride;
+  return p;
+}
+
+/// The group's channels of tap (kh, kw) for that pixel, in place, or the padding row.
+inline const unsigned char* im2col_tap(const ConvGeometry& g, const Im2colPixel& p, std::ptrdiff_t kh,
+                                       std::ptrdiff_t kw) noexcept {
+  const std::ptrdiff_t ih = p.ih0 + kh * g.dilation_h, iw = p.iw0 + kw * g.dilation_w;
+  return ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w ? p.image + (ih * g.in_w + iw) * g.pixel_stride
+                                                          : g.padding_row;
+}
+
+/// Four rows of an im2col source packed tap by tap from the input itself (each tap's channels are whole groups of
+/// Kr, see ConvGeometry::padding_row). Returns false when the policy has no four-row loop.
+template <class Tag, int Kr, int Bytes, class Policy>
+bool pack_a_quad_taps(const GemmASource& src, std::ptrdiff_t first_row, int mr, int offset, unsigned flip,
+                      unsigned char* slot, std::uint32_t (&sums)[4]) noexcept {
+  const ConvGeometry& g = *src.conv;
+  const bool is_signed = a_source_signed(src.kind);
+  Im2colPixel pixel[4];
+  pixel[0] = im2col_pixel(g, first_row);
+  for (int i = 1; i < 4; ++i) pixel[i] = im2col_next(g, pixel[i - 1]);
+  const std::ptrdiff_t groups = g.channels / Kr;
+  std::ptrdiff_t k0 = 0;
+  for (std::ptrdiff_t kh = 0; kh < g.kernel_h; ++kh)
+    for (std::ptrdiff_t kw = 0; kw < g.kernel_w; ++kw, k0 += g.channels) {
+      const unsigned char* rows[4];
+      for (int i = 0; i < 4; ++i) rows[i] = im2col_tap(g, pixel[i], kh, kw);
+      unsigned char* dst = slot + (k0 / Kr) * mr * Kr * Bytes;
+      const std::ptrdiff_t done = is_signed ? Policy::template pack_quad<Bytes, true>(rows, groups, mr, flip, dst, sums)
+                                            : Policy::template pack_quad<Bytes, false>(rows, groups, mr, flip, dst, sums);
+      if (done == 0 && groups >= 4) return false;
+      const std::ptrdiff_t at = done * Kr, rest = g.channels - at;
+      if (rest == 0) continue;
+      for (int i = 0; i < 4; ++i) {
+        const std::uint32_t sum = is_signed
+            ? pack_a_span<Tag, Kr, Bytes>(reinterpret_cast<const std::int8_t*>(rows[i]) + at, k0 + at, rest, mr, offset, slot + i * Kr * Bytes)
+            : pack_a_span<Tag, Kr, Bytes>(rows[i] + at, k0 + at, rest, mr, offset, slot + i * Kr * Bytes);
+        sums[i] += sum + static_cast<std::uint32_t>(offset) * static_cast<std::uint32_t>(rest);
+      }
+    }
+  return true;
+}
+
 /// The rows of one panel that the policy's four-row loop packs (rows in fours, all below M), in chunks of K: the
 /// whole row for codes, 512 values staged in an L1 buffer for fp32 (quantized) and im2col (gathered). What the loop leaves of a chunk (the
 /// last groups) goes through pack_a_span. Returns how many rows were packed (0 when the policy has no loop).
@@ -161,6 +227,9 @@ std::ptrdiff_t pack_a_quads(const GemmLayout& l, const GemmASource& src, std::pt
   if (Kr * Bytes != 4 || (Bytes == 1 ? (l.a_signed || (offset != 0 && offset != 128 && offset != -128)) : offset != 0))
     return 0;
   const std::ptrdiff_t mr = l.mr, chunk = staged ? kQuantizeChunk : k;
+  // Taps of fewer than four groups gather faster through the buffer.
+  const bool per_tap = src.conv != nullptr && src.conv->padding_row != nullptr && src.conv->channels % Kr == 0 &&
+                       src.conv->channels / Kr >= 4;
   const unsigned flip = offset != 0 ? 0x80u : 0u;
   alignas(64) std::uint8_t codes[4][kQuantizeChunk];
   std::ptrdiff_t r = 0;
@@ -168,6 +237,11 @@ std::ptrdiff_t pack_a_quads(const GemmLayout& l, const GemmASource& src, std::pt
     const std::ptrdiff_t first_row = panel * mr + r;
     unsigned char* slot = base + r * Kr * Bytes;
     std::uint32_t sums[4] = {0, 0, 0, 0};  // stored values
+    if (per_tap) {
+      if (!pack_a_quad_taps<Tag, Kr, Bytes, Policy>(src, first_row, static_cast<int>(mr), offset, flip, slot, sums)) return r;
+      for (int i = 0; i < 4; ++i) row_sums[first_row + i] = static_cast<std::int32_t>(sums[i]);
+      continue;
+    }
     for (std::ptrdiff_t k0 = 0; k0 < k; k0 += chunk) {
       const std::ptrdiff_t count = min_of(chunk, k - k0);
       const unsigned char* rows[4];

@@ -257,6 +257,206 @@ struct GemmBody {
         for (int v = 0; v < kNv; ++v) acc[w][m][v] = sum[w][m][v];
   }
 
+#if defined(__GNUC__) && !defined(__clang__) && QMATH_ARCH_X86_64
+  // GCC 12 copies every accumulator of tile_rows' loop once per group (its addresses come from R row pointers, not
+  // one packed panel; docs/conv.md). The full tiles of the VNNI paths are asm statements over sums held in named
+  // registers instead: per group two B batches, then per row a broadcast of its 4 bytes and two vpdpbusd.
+  static constexpr bool kVnniZmm = kKr == 4 && !D::layout.a_signed && D::layout.a_bytes == 1 && sizeof(I) == 64 &&
+                                   kMr == 8 && kNv == 2;
+  static constexpr bool kVnniYmm = kKr == 4 && !D::layout.a_signed && D::layout.a_bytes == 1 && sizeof(I) == 32 &&
+                                   kMr == 6 && kNv == 2;
+#define QMATH_DIRECT_ROW(r, REG, VEX)                                   \
+  "vpbroadcastd (%[a" #r "],%[at]), %%" REG "2\n\t"                    \
+  VEX "vpdpbusd %[b0], %%" REG "2, %[s" #r "0]\n\t"                   \
+  VEX "vpdpbusd %[b1], %%" REG "2, %[s" #r "1]\n\t"
+#define QMATH_DIRECT_SUMS(r) [s##r##0] "+v"(s##r##0), [s##r##1] "+v"(s##r##1)
+#define QMATH_DIRECT_ROWS(REG, VEX, r0, r1, r2, r3)                                                               \
+  __asm__(QMATH_DIRECT_ROW(r0, REG, VEX) QMATH_DIRECT_ROW(r1, REG, VEX) QMATH_DIRECT_ROW(r2, REG, VEX)             \
+          QMATH_DIRECT_ROW(r3, REG, VEX)                                                                          \
+          : QMATH_DIRECT_SUMS(r0), QMATH_DIRECT_SUMS(r1), QMATH_DIRECT_SUMS(r2), QMATH_DIRECT_SUMS(r3)             \
+          : [b0] "v"(b0), [b1] "v"(b1), [at] "r"(at), [a##r0] "r"(rows[r0]), [a##r1] "r"(rows[r1]),              \
+            [a##r2] "r"(rows[r2]), [a##r3] "r"(rows[r3])                                                           \
+          : REG "2")
+#define QMATH_DIRECT_PIN(T, r, REG0, REG1)                    \
+  register T s##r##0 __asm__(REG0) = acc[r][0].data;          \
+  register T s##r##1 __asm__(REG1) = acc[r][1].data
+#define QMATH_DIRECT_UNPIN(r) \
+  acc[r][0] = I(s##r##0);     \
+  acc[r][1] = I(s##r##1)
+  static void tile_rows_vnni(const AElem* const (&rows)[kMr], const BElem* b, std::ptrdiff_t groups,
+                             I (&acc)[kMr][kNv]) noexcept {
+    using T = typename I::register_type;
+    if constexpr (kVnniZmm) {
+      QMATH_DIRECT_PIN(T, 0, "zmm16", "zmm17"); QMATH_DIRECT_PIN(T, 1, "zmm18", "zmm19");
+      QMATH_DIRECT_PIN(T, 2, "zmm20", "zmm21"); QMATH_DIRECT_PIN(T, 3, "zmm22", "zmm23");
+      QMATH_DIRECT_PIN(T, 4, "zmm24", "zmm25"); QMATH_DIRECT_PIN(T, 5, "zmm26", "zmm27");
+      QMATH_DIRECT_PIN(T, 6, "zmm28", "zmm29"); QMATH_DIRECT_PIN(T, 7, "zmm30", "zmm31");
+      for (std::ptrdiff_t at = 0; at < groups * kKr; at += kKr, b += kNr * kKr) {
+        register T b0 __asm__("zmm0") = D::load_b(b).data;
+        register T b1 __asm__("zmm1") = D::load_b(b + kL * kKr).data;
+        QMATH_DIRECT_ROWS("zmm", "", 0, 1, 2, 3);
+        QMATH_DIRECT_ROWS("zmm", "", 4, 5, 6, 7);
+      }
+      QMATH_DIRECT_UNPIN(0); QMATH_DIRECT_UNPIN(1); QMATH_DIRECT_UNPIN(2); QMATH_DIRECT_UNPIN(3);
+      QMATH_DIRECT_UNPIN(4); QMATH_DIRECT_UNPIN(5); QMATH_DIRECT_UNPIN(6); QMATH_DIRECT_UNPIN(7);
+    } else if constexpr (kVnniYmm) {
+      QMATH_DIRECT_PIN(T, 0, "ymm4", "ymm5"); QMATH_DIRECT_PIN(T, 1, "ymm6", "ymm7");
+      QMATH_DIRECT_PIN(T, 2, "ymm8", "ymm9"); QMATH_DIRECT_PIN(T, 3, "ymm10", "ymm11");
+      QMATH_DIRECT_PIN(T, 4, "ymm12", "ymm13"); QMATH_DIRECT_PIN(T, 5, "ymm14", "ymm15");
+      for (std::ptrdiff_t at = 0; at < groups * kKr; at += kKr, b += kNr * kKr) {
+        register T b0 __asm__("ymm0") = D::load_b(b).data;
+        register T b1 __asm__("ymm1") = D::load_b(b + kL * kKr).data;
+        QMATH_DIRECT_ROWS("ymm", "%{vex%} ", 0, 1, 2, 3);
+        __asm__(QMATH_DIRECT_ROW(4, "ymm", "%{vex%} ") QMATH_DIRECT_ROW(5, "ymm", "%{vex%} ")
+                : QMATH_DIRECT_SUMS(4), QMATH_DIRECT_SUMS(5)
+                : [b0] "v"(b0), [b1] "v"(b1), [at] "r"(at), [a4] "r"(rows[4]), [a5] "r"(rows[5])
+                : "ymm2");
+      }
+      QMATH_DIRECT_UNPIN(0); QMATH_DIRECT_UNPIN(1); QMATH_DIRECT_UNPIN(2);
+      QMATH_DIRECT_UNPIN(3); QMATH_DIRECT_UNPIN(4); QMATH_DIRECT_UNPIN(5);
+    }
+  }
+#undef QMATH_DIRECT_UNPIN
+#undef QMATH_DIRECT_PIN
+#undef QMATH_DIRECT_ROWS
+#undef QMATH_DIRECT_SUMS
+#undef QMATH_DIRECT_ROW
+#endif
+
+  // The direct convolution's tile: R rows read in place, one pointer per row (kKr consecutive stored values per
+  // group), B from one panel; added to acc.
+  template <int R>
+  QMATH_NOINLINE static void tile_rows(const AElem* const (&rows)[kMr], const BElem* b, std::ptrdiff_t groups,
+                                       I (&acc)[kMr][kNv]) noexcept {
+#if defined(__GNUC__) && !defined(__clang__) && QMATH_ARCH_X86_64
+    if constexpr (R == kMr && (kVnniZmm || kVnniYmm)) {
+      tile_rows_vnni(rows, b, groups, acc);
+      return;
+    }
+#endif
+    I sum[R][kNv];
+    for (int m = 0; m < R; ++m)
+      for (int v = 0; v < kNv; ++v) sum[m][v] = acc[m][v];
+    for (std::ptrdiff_t g = 0; g < groups; ++g) {
+      I bv[kNv];
+      for (int v = 0; v < kNv; ++v) bv[v] = D::load_b(b + v * kL * kKr);
+      for (int m = 0; m < R; ++m) {
+        const I av = D::broadcast_a(rows[m] + g * kKr);
+        for (int v = 0; v < kNv; ++v) {
+          sum[m][v] = D::madd(sum[m][v], av, bv[v]);
+          in_register(sum[m][v]);  // GCC 12 otherwise copies every accumulator once per group here
+        }
+      }
+      b += kNr * kKr;
+    }
+    for (int m = 0; m < R; ++m)
+      for (int v = 0; v < kNv; ++v) acc[m][v] = sum[m][v];
+  }
+
+  using RowsTileFn = void (*)(const AElem* const (&)[kMr], const BElem*, std::ptrdiff_t, I (&)[kMr][kNv]) noexcept;
+  template <int... R>
+  static RowsTileFn rows_tile(int rows, std::integer_sequence<int, R...>) noexcept {
+    static constexpr RowsTileFn table[] = {&tile_rows<R + 1>...};
+    return table[rows - 1];
+  }
+
+  // Direct convolution (ConvDirectFn): column panel by column panel (its taps' B stays in cache while the pixels
+  // pass), tiles of kMr consecutive output pixels, every tap one tile_rows call over the group's channels.
+  template <gemm_output Out>
+  static void conv_direct_for(const GemmProblem& p, const ConvGeometry& g, std::ptrdiff_t m_begin,
+                              std::ptrdiff_t m_end, std::ptrdiff_t n_begin, std::ptrdiff_t n_end) noexcept {
+    m_end = ref::min_of(m_end, p.m);
+    n_end = ref::min_of(n_end, p.n);
+    const std::ptrdiff_t groups = g.channels / kKr, taps = g.kernel_h * g.kernel_w;
+    const std::ptrdiff_t tap_elements = groups * kNr * kKr;
+    // The tile's row pointers, every tap, are computed once and serve every column panel when the weights of all
+    // panels stay in L2 (kDirectTaps taps at most); otherwise column panels go outside (each panel's B is read from
+    // memory once) and the pointers are recomputed per panel.
+    const bool tile_outer = taps <= kDirectTaps && (n_end - n_begin) * taps * groups * kKr <= kDirectBBytes;
+    if (tile_outer) {
+      const AElem* at[kDirectTaps][kMr];
+      for (std::ptrdiff_t m0 = m_begin; m0 < m_end; m0 += kMr) {
+        const int rows = static_cast<int>(ref::min_of<std::ptrdiff_t>(kMr, m_end - m0));
+        direct_rows(g, m0, rows, 0, taps, at);
+        for (std::ptrdiff_t n0 = n_begin; n0 < n_end; n0 += kNr) direct_tile<Out>(p, at, taps, groups, m0, rows, n0);
+      }
+      return;
+    }
+    for (std::ptrdiff_t n0 = n_begin; n0 < n_end; n0 += kNr)
+      for (std::ptrdiff_t m0 = m_begin; m0 < m_end; m0 += kMr) {
+        const int rows = static_cast<int>(ref::min_of<std::ptrdiff_t>(kMr, m_end - m0));
+        I acc[kMr][kNv];
+        for (int r = 0; r < kMr; ++r)
+          for (int v = 0; v < kNv; ++v) acc[r][v] = I(0);
+        const RowsTileFn tile_fn = rows_tile(rows, std::make_integer_sequence<int, kMr>{});
+        for (std::ptrdiff_t t0 = 0; t0 < taps; t0 += kDirectTaps) {
+          const AElem* at[kDirectTaps][kMr];
+          const std::ptrdiff_t count = ref::min_of<std::ptrdiff_t>(kDirectTaps, taps - t0);
+          direct_rows(g, m0, rows, t0, count, at);
+          const BElem* b = b_panel(p, n0) + t0 * tap_elements;
+          for (std::ptrdiff_t t = 0; t < count; ++t, b += tap_elements) tile_fn(at[t], b, groups, acc);
+        }
+        epilogue<Out>(p, m0, n0, rows, acc);
+      }
+  }
+
+  static constexpr std::ptrdiff_t kDirectTaps = 64;
+  static constexpr std::ptrdiff_t kDirectBBytes = 512 * 1024;
+
+  // Row pointers of taps [t0, t0 + count) for the pixels m0 .. m0 + rows - 1 (the padding row outside the input and
+  // for rows past `rows`). Neighbouring pixels of one output row whose tap is inside for all of them are one
+  // stride apart.
+  static void direct_rows(const ConvGeometry& g, std::ptrdiff_t m0, int rows, std::ptrdiff_t t0, std::ptrdiff_t count,
+                          const AElem* (&at)[kDirectTaps][kMr]) noexcept {
+    const std::ptrdiff_t pixels = g.out_h * g.out_w;
+    const auto* pad = reinterpret_cast<const AElem*>(g.padding_row);
+    ref::Im2colPixel pixel[kMr];
+    pixel[0] = ref::im2col_pixel(g, m0);
+    for (int r = 1; r < rows; ++r) pixel[r] = ref::im2col_next(g, pixel[r - 1]);
+    const bool one_row = m0 % g.out_w + rows <= g.out_w && m0 % pixels + rows <= pixels;
+    const std::ptrdiff_t step = g.stride_w * g.pixel_stride;
+    for (std::ptrdiff_t t = 0; t < count; ++t) {
+      const std::ptrdiff_t kh = (t0 + t) / g.kernel_w, kw = (t0 + t) % g.kernel_w;
+      const std::ptrdiff_t ih = pixel[0].ih0 + kh * g.dilation_h, iw = pixel[0].iw0 + kw * g.dilation_w;
+      const std::ptrdiff_t iw_last = iw + (rows - 1) * g.stride_w;
+      if (one_row && ih >= 0 && ih < g.in_h && iw >= 0 && iw_last < g.in_w) {
+        const auto* first = reinterpret_cast<const AElem*>(pixel[0].image + (ih * g.in_w + iw) * g.pixel_stride);
+        for (int r = 0; r < kMr; ++r) at[t][r] = r < rows ? first + r * step : pad;
+        continue;
+      }
+      for (int r = 0; r < kMr; ++r)
+        at[t][r] = r < rows ? reinterpret_cast<const AElem*>(ref::im2col_tap(g, pixel[r], kh, kw)) : pad;
+    }
+  }
+
+  template <gemm_output Out>
+  static void direct_tile(const GemmProblem& p, const AElem* const (&at)[kDirectTaps][kMr], std::ptrdiff_t taps,
+                          std::ptrdiff_t groups, std::ptrdiff_t m0, int rows, std::ptrdiff_t n0) noexcept {
+    I acc[kMr][kNv];
+    for (int r = 0; r < kMr; ++r)
+      for (int v = 0; v < kNv; ++v) acc[r][v] = I(0);
+    const RowsTileFn tile_fn = rows_tile(rows, std::make_integer_sequence<int, kMr>{});
+    const BElem* b = b_panel(p, n0);
+    const std::ptrdiff_t tap_elements = groups * kNr * kKr;
+    for (std::ptrdiff_t t = 0; t < taps; ++t, b += tap_elements) tile_fn(at[t], b, groups, acc);
+    epilogue<Out>(p, m0, n0, rows, acc);
+  }
+
+  static void conv_direct(const GemmProblem& p, const ConvGeometry& g, std::ptrdiff_t m_begin, std::ptrdiff_t m_end,
+                          std::ptrdiff_t n_begin, std::ptrdiff_t n_end) noexcept {
+    switch (p.output) {
+      case gemm_output::int32: return conv_direct_for<gemm_output::int32>(p, g, m_begin, m_end, n_begin, n_end);
+      case gemm_output::requantize_s8: return conv_direct_for<gemm_output::requantize_s8>(p, g, m_begin, m_end, n_begin, n_end);
+      case gemm_output::requantize_u8: return conv_direct_for<gemm_output::requantize_u8>(p, g, m_begin, m_end, n_begin, n_end);
+      case gemm_output::requantize_fixed_s8:
+        return conv_direct_for<gemm_output::requantize_fixed_s8>(p, g, m_begin, m_end, n_begin, n_end);
+      case gemm_output::requantize_fixed_u8:
+        return conv_direct_for<gemm_output::requantize_fixed_u8>(p, g, m_begin, m_end, n_begin, n_end);
+      case gemm_output::dequantize_f32:
+        return conv_direct_for<gemm_output::dequantize_f32>(p, g, m_begin, m_end, n_begin, n_end);
+    }
+  }
+
   // Block tiles: the first row panel over a K slice brings the slice into L1 (with prefetching: it streams from
   // L2, L3 or memory), the others find it there.
   using TileFn = void (*)(const AElem*, const BElem*, std::ptrdiff_t, std::ptrdiff_t, I (&)[1][kMr][kNv]) noexcept;
@@ -594,12 +794,22 @@ void gemm_compute(const GemmProblem& p, std::ptrdiff_t m_begin, std::ptrdiff_t m
 }
 
 template <class Arch>
+void gemm_conv_direct(const GemmProblem& p, const ConvGeometry& g, std::ptrdiff_t m_begin, std::ptrdiff_t m_end,
+                      std::ptrdiff_t n_begin, std::ptrdiff_t n_end) noexcept {
+  detail::GemmBody<Arch>::conv_direct(p, g, m_begin, m_end, n_begin, n_end);
+}
+
+
+template <class Arch>
 constexpr GemmKernels make_gemm_kernels(isa path) noexcept {
   using Body = detail::GemmBody<Arch>;
   GemmLayout layout = GemmDot<Arch>::layout;
   layout.k_slice_groups = static_cast<int>(Body::kSliceGroups);
   layout.partial_rows = static_cast<int>(Body::kPartialRows);
-  return GemmKernels{path, layout, &gemm_compute<Arch>, &gemm_pack_a<Arch>, &gemm_range_f32<Arch>};
+  // The direct convolution reads stored A values in place: paths that store one input type's bytes unchanged.
+  const bool direct = layout.a_bytes == 1 && (layout.a_offset_u8 == 0 || layout.a_offset_s8 == 0);
+  return GemmKernels{path, layout, &gemm_compute<Arch>, &gemm_pack_a<Arch>, &gemm_range_f32<Arch>,
+                     direct ? &gemm_conv_direct<Arch> : nullptr};
 }
 
 /// The arch a header-only build uses for the GEMM: xsimd's default arch, promoted to its dot-product variant when
