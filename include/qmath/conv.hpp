@@ -240,7 +240,8 @@ void run_depthwise(const ConvParams& p, const TA* input, std::int32_t zx, const 
   const std::ptrdiff_t row_bytes = checked_mul(m_padded, 4, fn, "the scratch"), col_bytes = n_padded * 4;
   AlignedBuffer<unsigned char>& scratch = conv_scratch();
   try {
-    scratch.reserve_uninitialized(static_cast<std::size_t>(checked_add(row_bytes, 8 * col_bytes, fn, "the scratch")));
+    scratch.reserve_uninitialized(static_cast<std::size_t>(
+        checked_add(checked_add(row_bytes, 8 * col_bytes, fn, "the scratch"), round_up(p.in_channels, 64), fn, "the scratch")));
   } catch (const std::bad_alloc&) {
     fail(fn, "cannot allocate the scratch");
   }
@@ -260,6 +261,8 @@ void run_depthwise(const ConvParams& p, const TA* input, std::int32_t zx, const 
   cols.b_scale = reinterpret_cast<float*>(take(col_bytes));
   auto* zeros = reinterpret_cast<std::int32_t*>(take(col_bytes));
   std::memset(zeros, 0, static_cast<std::size_t>(col_bytes));
+  unsigned char* padding_row = take(round_up(p.in_channels, 64));
+  std::memset(padding_row, static_cast<unsigned char>(static_cast<TA>(zx)), static_cast<std::size_t>(p.in_channels));
 
   kernels::GemmProblem out_problem{};
   fill_output(out, m, n, m_padded, n_padded, out_problem, cols);
@@ -290,6 +293,7 @@ void run_depthwise(const ConvParams& p, const TA* input, std::int32_t zx, const 
   d.out_w = ow;
   d.weights = w.depthwise_weights();
   d.weight_stride = n_padded;
+  d.padding_row = padding_row;
 
   const kernels::DepthwiseKernels* table = kernels::depthwise_kernels(w.path());
   const std::ptrdiff_t rows = p.batch * oh;
@@ -348,6 +352,7 @@ PackedConvWeights pack_conv_weights(const TB* w, const ConvParams& params, conv_
     if (packed.depthwise_) {
       // Padded to 64 channels: every path's tile (at most 64 channels) loads whole aligned batches.
       packed.depthwise_stride_ = detail::checked_round_up(oc, 64, fn, "out_channels");
+      const bool int16_weights = kernels::depthwise_kernels(path)->int16_weights;
       packed.depthwise_weights_ = AlignedBuffer<std::int32_t>(
           static_cast<std::size_t>(detail::checked_mul(taps, packed.depthwise_stride_, fn, "the packed weights")), true);
       for (std::ptrdiff_t o = 0; o < oc; ++o) {
@@ -355,7 +360,8 @@ PackedConvWeights pack_conv_weights(const TB* w, const ConvParams& params, conv_
         for (std::ptrdiff_t kh = 0; kh < params.kernel_h; ++kh)
           for (std::ptrdiff_t kw = 0; kw < params.kernel_w; ++kw)
             packed.depthwise_weights_[static_cast<std::size_t>((kh * params.kernel_w + kw) * packed.depthwise_stride_ + o)] =
-                static_cast<std::int32_t>(weight(o, 0, kh, kw)) - zw;
+                int16_weights ? static_cast<std::int32_t>(static_cast<std::uint16_t>(static_cast<std::int16_t>(weight(o, 0, kh, kw) - zw)))
+                              : static_cast<std::int32_t>(weight(o, 0, kh, kw)) - zw;
       }
       return packed;
     }

@@ -150,8 +150,9 @@ struct GemmKernels {
 
 /// A depthwise convolution (groups == input channels, `multiplier` output channels per input channel) over an
 /// NHWC input: output channel o reads input channel o / multiplier with weights[tap * weight_stride + o] =
-/// w - zw (int32, tap = kh * kernel_w + kw, zero past the real channels). Padding taps are skipped (they would add
-/// (zx - zx) * w = 0).
+/// w - zw (tap = kh * kernel_w + kw, zero past the real channels), as int32, or where the table says
+/// int16_weights as int16 in the low half of each int32 with a zero high half (the operand of x86's vpmaddwd).
+/// Padding taps are skipped (they would add (zx - zx) * w = 0).
 struct DepthwiseProblem {
   const void* input;
   bool input_signed;
@@ -161,6 +162,7 @@ struct DepthwiseProblem {
   std::ptrdiff_t out_h, out_w;
   const std::int32_t* weights;
   std::ptrdiff_t weight_stride;  ///< >= output channels, a multiple of 64
+  const unsigned char* padding_row;  ///< `channels` codes of the zero point: what taps outside the input read
 };
 
 /// Computes the output rows [row_begin, row_end) (row r is image r / out_h, output row r % out_h) and writes them
@@ -172,6 +174,7 @@ using DepthwiseFn = void (*)(const DepthwiseProblem&, const GemmProblem& out, st
 struct DepthwiseKernels {
   isa path;
   DepthwiseFn run;
+  bool int16_weights = false;
 };
 
 }  // namespace kernel_abi

@@ -36,8 +36,11 @@ struct DepthwiseBody {
   using Body = GemmBody<Arch>;
   using I = typename Body::I;
   static constexpr int kL = Body::kL, kNv = Body::kNv, kNr = Body::kNr, kMr = Body::kMr;
-  // kRows x kNv sums, kNv weights and a temporary stay in registers (16 ymm on AVX2).
-  static constexpr int kRows = ref::min_of(kMr, 4);
+  // kRows x kNv sums, kNv weights and a temporary stay in registers (16 ymm on AVX2, 32 zmm on AVX-512).
+  static constexpr int kRows = ref::min_of(kMr, sizeof(I) == 64 ? 8 : 4);
+  // x86 multiplies by vpmaddwd: (x - zx) and the weight fit int16, and the weight's zero high half drops the
+  // other product of the pair.
+  static constexpr bool kInt16Weights = QMATH_ARCH_X86_64 != 0;
 
   template <bool Signed>
   static I load_codes(const unsigned char* p) noexcept {
@@ -66,36 +69,35 @@ struct DepthwiseBody {
 
   static I multiply_add(I acc, I a, I b) noexcept {
 #if QMATH_ARCH_X86_64
-    return acc + a * b;
+    return x86::madd_i16<Arch>(acc, a, b);
 #else
     return arm::mla_i32<Arch>(acc, a, b);
 #endif
   }
 
-  // The sums of one tile: `rows` output pixels from (image, oh, ow0), channels [n0, n0 + kNr). Interior tiles
-  // (every tap inside the input for every pixel) take the loop without bounds checks.
-  template <bool Signed, bool Interior>
+  // The sums of one tile: `rows` output pixels from (image, oh, ow0), channels [n0, n0 + kNr). A tap outside the
+  // input, and every tap of the rows past `rows`, reads the padding row (zero points: it adds 0), so the loop has no
+  // branch. Full: multiplier 1 and whole batches, read directly.
+  template <bool Signed, bool Full>
   static void accumulate(const DepthwiseProblem& d, std::ptrdiff_t image, std::ptrdiff_t oh, std::ptrdiff_t ow0,
                          int rows, std::ptrdiff_t n0, const int (&count)[kNv], I (&acc)[kMr][kNv]) noexcept {
     const auto* input = static_cast<const unsigned char*>(d.input);
     const I zx(d.input_zero_point);
     for (std::ptrdiff_t kh = 0; kh < d.kernel_h; ++kh) {
       const std::ptrdiff_t ih = oh * d.stride_h - d.pad_top + kh * d.dilation_h;
-      if (!Interior && (ih < 0 || ih >= d.in_h)) continue;
-      const unsigned char* line = input + (image * d.in_h + ih) * d.in_w * d.channels;
+      const bool row_inside = ih >= 0 && ih < d.in_h;
+      const unsigned char* line = input + (image * d.in_h + (row_inside ? ih : 0)) * d.in_w * d.channels;
       for (std::ptrdiff_t kw = 0; kw < d.kernel_w; ++kw) {
         const std::int32_t* w = d.weights + (kh * d.kernel_w + kw) * d.weight_stride + n0;
         I weight[kNv];
         for (int v = 0; v < kNv; ++v) weight[v] = I::load_aligned(w + v * kL);
         for (int r = 0; r < kRows; ++r) {
-          if (!Interior && r >= rows) break;
           const std::ptrdiff_t iw = (ow0 + r) * d.stride_w - d.pad_left + kw * d.dilation_w;
-          if (!Interior && (iw < 0 || iw >= d.in_w)) continue;
-          const unsigned char* pixel = line + iw * d.channels;
+          const bool inside = row_inside && r < rows && iw >= 0 && iw < d.in_w;
+          const unsigned char* pixel = inside ? line + iw * d.channels : d.padding_row;
           for (int v = 0; v < kNv; ++v) {
-            if (!Interior && count[v] == 0) continue;
-            const I x = Interior ? load_codes<Signed>(pixel + n0 + v * kL)
-                                 : load_input<Signed>(pixel, n0 + v * kL, count[v], d.multiplier);
+            const I x = Full ? load_codes<Signed>(pixel + n0 + v * kL)
+                             : load_input<Signed>(pixel, n0 + v * kL, count[v], d.multiplier);
             acc[r][v] = multiply_add(acc[r][v], x - zx, weight[v]);
           }
         }
@@ -107,15 +109,8 @@ struct DepthwiseBody {
   static void run_for(const DepthwiseProblem& d, const GemmProblem& p, std::ptrdiff_t row_begin,
                       std::ptrdiff_t row_end) noexcept {
     const std::ptrdiff_t channels_out = d.channels * d.multiplier;
-    // Output columns whose taps all fall inside the input.
-    const std::ptrdiff_t reach_w = (d.kernel_w - 1) * d.dilation_w;
-    std::ptrdiff_t ow_lo = (d.pad_left + d.stride_w - 1) / d.stride_w;
-    std::ptrdiff_t ow_hi = d.in_w + d.pad_left - reach_w - 1 < 0 ? -1 : (d.in_w + d.pad_left - reach_w - 1) / d.stride_w;
-    ow_hi = ref::min_of(ow_hi, d.out_w - 1);
     for (std::ptrdiff_t row = row_begin; row < row_end; ++row) {
       const std::ptrdiff_t image = row / d.out_h, oh = row % d.out_h;
-      const std::ptrdiff_t ih_first = oh * d.stride_h - d.pad_top;
-      const bool rows_inside = ih_first >= 0 && ih_first + (d.kernel_h - 1) * d.dilation_h < d.in_h;
       for (std::ptrdiff_t n0 = 0; n0 < channels_out; n0 += kNr) {
         int count[kNv];
         for (int v = 0; v < kNv; ++v)
@@ -126,7 +121,7 @@ struct DepthwiseBody {
           I acc[kMr][kNv];
           for (int r = 0; r < kMr; ++r)
             for (int v = 0; v < kNv; ++v) acc[r][v] = I(0);
-          if (full && rows_inside && rows == kRows && ow >= ow_lo && ow + kRows - 1 <= ow_hi)
+          if (full)
             accumulate<Signed, true>(d, image, oh, ow, rows, n0, count, acc);
           else
             accumulate<Signed, false>(d, image, oh, ow, rows, n0, count, acc);
@@ -167,7 +162,7 @@ void depthwise_run(const DepthwiseProblem& d, const GemmProblem& p, std::ptrdiff
 
 template <class Arch>
 constexpr DepthwiseKernels make_depthwise_kernels(isa path) noexcept {
-  return DepthwiseKernels{path, &depthwise_run<Arch>};
+  return DepthwiseKernels{path, &depthwise_run<Arch>, detail::DepthwiseBody<Arch>::kInt16Weights};
 }
 
 }  // namespace simd
