@@ -68,10 +68,12 @@ struct DepthwiseBody {
   }
 
   static I multiply_add(I acc, I a, I b) noexcept {
-#if QMATH_ARCH_X86_64
+#if XSIMD_WITH_AVX2
     return x86::madd_i16<Arch>(acc, a, b);
-#else
+#elif XSIMD_WITH_NEON64
     return arm::mla_i32<Arch>(acc, a, b);
+#else
+    return acc + a * b;  // never instantiated: no GEMM body
 #endif
   }
 
