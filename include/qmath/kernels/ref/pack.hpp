@@ -96,18 +96,37 @@ void im2col_gather(const ConvGeometry& g, std::ptrdiff_t row, std::ptrdiff_t k0,
   const std::ptrdiff_t image = row / pixels, oh = row % pixels / g.out_w, ow = row % g.out_w;
   const std::ptrdiff_t h0 = oh * g.stride_h - g.pad_top, w0 = ow * g.stride_w - g.pad_left;
   const auto* input = static_cast<const unsigned char*>(g.input) + image * g.in_h * g.in_w * g.pixel_stride;
-  std::ptrdiff_t tap = k0 / g.channels, c = k0 % g.channels;
-  while (count > 0) {
-    const std::ptrdiff_t ih = h0 + (tap / g.kernel_w) * g.dilation_h, iw = w0 + (tap % g.kernel_w) * g.dilation_w;
+  const std::ptrdiff_t tap = k0 / g.channels;
+  std::ptrdiff_t c = k0 % g.channels, kh = tap / g.kernel_w, kw = tap % g.kernel_w;
+  // Whole pixels side by side (one group, no dilation along W): a kernel row inside the input is one run.
+  const bool rows_contiguous = g.channels == g.pixel_stride && g.dilation_w == 1;
+  const std::ptrdiff_t row_run = g.kernel_w * g.channels;
+  for (; count > 0; ++kw) {
+    if (kw == g.kernel_w) kw = 0, ++kh;
+    const std::ptrdiff_t ih = h0 + kh * g.dilation_h, iw = w0 + kw * g.dilation_w;
+    if (rows_contiguous && kw == 0 && c == 0 && count >= row_run && ih >= 0 && ih < g.in_h && iw >= 0 &&
+        iw + g.kernel_w <= g.in_w) {
+      std::memcpy(out, input + (ih * g.in_w + iw) * g.pixel_stride, static_cast<std::size_t>(row_run));
+      out += row_run;
+      count -= row_run;
+      kw = g.kernel_w - 1;
+      continue;
+    }
     const std::ptrdiff_t run = min_of(g.channels - c, count);
-    if (ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w)
-      std::memcpy(out, input + (ih * g.in_w + iw) * g.pixel_stride + c, static_cast<std::size_t>(run));
-    else
-      std::memset(out, g.padding_code, static_cast<std::size_t>(run));
+    const bool inside = ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w;
+    if (run >= 16) {
+      if (inside)
+        std::memcpy(out, input + (ih * g.in_w + iw) * g.pixel_stride + c, static_cast<std::size_t>(run));
+      else
+        std::memset(out, g.padding_code, static_cast<std::size_t>(run));
+    } else {
+      // Few channels (a stem's 3, a first layer's 1): a call per run would cost more than the copy.
+      const unsigned char* from = input + (ih * g.in_w + iw) * g.pixel_stride + c;
+      for (std::ptrdiff_t i = 0; i < run; ++i) out[i] = inside ? from[i] : g.padding_code;
+    }
     out += run;
     count -= run;
     c = 0;
-    ++tap;
   }
 }
 
