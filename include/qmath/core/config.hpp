@@ -24,6 +24,12 @@
 #else
 #define QMATH_NOINLINE
 #endif
+// Forces a small per-row step (an epilogue lambda) into its loop: GCC kept it out of line, its sums in memory.
+#if defined(__GNUC__) || defined(__clang__)
+#define QMATH_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define QMATH_ALWAYS_INLINE
+#endif
 
 // The mode firewall (docs/ARCHITECTURE.md, "Mixing the modes"). Header-only and run-time-dispatch builds give
 // the same inline functions different bodies, so everything whose code can depend on the mode lives in an inline

@@ -543,7 +543,7 @@ struct GemmBody {
     int count[kNv];
     for (int v = 0; v < kNv; ++v) count[v] = ref::max_of(0, ref::min_of(kL, valid_cols - v * kL));
     if constexpr (Out == gemm_output::int32) {
-      for_each_row<std::int32_t>(p, m0, n0, rows, acc, [&](std::int32_t* out, const I (&c)[kNv], int) {
+      for_each_row<std::int32_t>(p, m0, n0, rows, acc, [&](std::int32_t* out, const I (&c)[kNv], int) QMATH_ALWAYS_INLINE {
         for (int v = 0; v < kNv; ++v)
           if (count[v] > 0) store_lanes(out + v * kL, c[v], count[v]);
       });
@@ -557,7 +557,7 @@ struct GemmBody {
         bias[v] = I::load_aligned(p.bias_i32 + n0 + v * kL);
         multiplier[v] = F::load_aligned(p.multiplier + n0 + v * kL);
       }
-      for_each_row<Q>(p, m0, n0, rows, acc, [&](Q* out, const I (&c)[kNv], int) {
+      for_each_row<Q>(p, m0, n0, rows, acc, [&](Q* out, const I (&c)[kNv], int) QMATH_ALWAYS_INLINE {
         for (int v = 0; v < kNv; ++v) {
           if (count[v] <= 0) continue;
           const I q = QuantizeVectors<Arch>::template codes<scale_op::multiply_reciprocal, rounding::half_even>(
@@ -567,7 +567,7 @@ struct GemmBody {
       });
     } else if constexpr (Out == gemm_output::requantize_fixed_s8 || Out == gemm_output::requantize_fixed_u8) {
       using Q = std::conditional_t<Out == gemm_output::requantize_fixed_s8, std::int8_t, std::uint8_t>;
-      for_each_row<Q>(p, m0, n0, rows, acc, [&](Q* out, const I (&c)[kNv], int) {
+      for_each_row<Q>(p, m0, n0, rows, acc, [&](Q* out, const I (&c)[kNv], int) QMATH_ALWAYS_INLINE {
         for (int v = 0; v < kNv; ++v) {
           if (count[v] <= 0) continue;
           const std::ptrdiff_t n = n0 + v * kL;
@@ -594,7 +594,7 @@ struct GemmBody {
         b_scale[v] = F::load_aligned(p.b_scale + n0 + v * kL);
         bias[v] = F::load_aligned(p.bias_f32 + n0 + v * kL);
       }
-      for_each_row<float>(p, m0, n0, rows, acc, [&](float* out, const I (&c)[kNv], int r) {
+      for_each_row<float>(p, m0, n0, rows, acc, [&](float* out, const I (&c)[kNv], int r) QMATH_ALWAYS_INLINE {
         const F a_scale(p.a_scale[m0 + r]);
         for (int v = 0; v < kNv; ++v)
           if (count[v] > 0)
