@@ -107,6 +107,35 @@ struct DepthwiseBody {
     }
   }
 
+  // Stride 1, dilation 1, kernel width 3, multiplier 1, whole batches (MobileNet's depthwise layers): per kernel
+  // row, the kRows + 2 input pixels of the tile are loaded once and each feeds up to three taps.
+  template <bool Signed>
+  static void accumulate_w3(const DepthwiseProblem& d, std::ptrdiff_t image, std::ptrdiff_t oh, std::ptrdiff_t ow0,
+                            std::ptrdiff_t n0, I (&acc)[kMr][kNv]) noexcept {
+    constexpr int kPositions = kRows + 2;
+    const auto* input = static_cast<const unsigned char*>(d.input);
+    const I zx(d.input_zero_point);
+    for (std::ptrdiff_t kh = 0; kh < d.kernel_h; ++kh) {
+      const std::ptrdiff_t ih = oh * d.stride_h - d.pad_top + kh * d.dilation_h;
+      const bool row_inside = ih >= 0 && ih < d.in_h;
+      const unsigned char* line = input + (image * d.in_h + (row_inside ? ih : 0)) * d.in_w * d.channels;
+      const unsigned char* pixel[kPositions];
+      for (int j = 0; j < kPositions; ++j) {
+        const std::ptrdiff_t iw = ow0 - d.pad_left + j;
+        pixel[j] = row_inside && iw >= 0 && iw < d.in_w ? line + iw * d.channels : d.padding_row;
+      }
+      const std::int32_t* w = d.weights + kh * 3 * d.weight_stride + n0;
+      for (int v = 0; v < kNv; ++v) {
+        const I w0 = I::load_aligned(w + v * kL), w1 = I::load_aligned(w + d.weight_stride + v * kL);
+        const I w2 = I::load_aligned(w + 2 * d.weight_stride + v * kL);
+        I x[kPositions];
+        for (int j = 0; j < kPositions; ++j) x[j] = load_codes<Signed>(pixel[j] + n0 + v * kL) - zx;
+        for (int r = 0; r < kRows; ++r)
+          acc[r][v] = multiply_add(multiply_add(multiply_add(acc[r][v], x[r], w0), x[r + 1], w1), x[r + 2], w2);
+      }
+    }
+  }
+
   template <gemm_output Out, bool Signed>
   static void run_for(const DepthwiseProblem& d, const GemmProblem& p, std::ptrdiff_t row_begin,
                       std::ptrdiff_t row_end) noexcept {
@@ -118,12 +147,15 @@ struct DepthwiseBody {
         for (int v = 0; v < kNv; ++v)
           count[v] = static_cast<int>(ref::max_of<std::ptrdiff_t>(0, ref::min_of<std::ptrdiff_t>(kL, channels_out - n0 - v * kL)));
         const bool full = d.multiplier == 1 && count[kNv - 1] == kL;
+        const bool width3 = full && d.kernel_w == 3 && d.stride_w == 1 && d.dilation_w == 1;
         for (std::ptrdiff_t ow = 0; ow < d.out_w; ow += kRows) {
           const int rows = static_cast<int>(ref::min_of<std::ptrdiff_t>(kRows, d.out_w - ow));
           I acc[kMr][kNv];
           for (int r = 0; r < kMr; ++r)
             for (int v = 0; v < kNv; ++v) acc[r][v] = I(0);
-          if (full)
+          if (width3)
+            accumulate_w3<Signed>(d, image, oh, ow, n0, acc);  // rows past `rows` read what they read: unwritten
+          else if (full)
             accumulate<Signed, true>(d, image, oh, ow, rows, n0, count, acc);
           else
             accumulate<Signed, false>(d, image, oh, ow, rows, n0, count, acc);
