@@ -26,4 +26,5 @@
 #include "qmath/io/npy.hpp"
 #include "qmath/io/safetensors.hpp"
 #include "qmath/gemm.hpp"
+#include "qmath/conv.hpp"
 #include "qmath/nn/dynamic_linear.hpp"
