@@ -121,8 +121,12 @@ void im2col_gather(const ConvGeometry& g, std::ptrdiff_t row, std::ptrdiff_t k0,
         std::memset(out, g.padding_code, static_cast<std::size_t>(run));
     } else {
       // Few channels (a stem's 3, a first layer's 1): a call per run would cost more than the copy.
-      const unsigned char* from = input + (ih * g.in_w + iw) * g.pixel_stride + c;
-      for (std::ptrdiff_t i = 0; i < run; ++i) out[i] = inside ? from[i] : g.padding_code;
+      if (inside) {
+        const unsigned char* from = input + (ih * g.in_w + iw) * g.pixel_stride + c;
+        for (std::ptrdiff_t i = 0; i < run; ++i) out[i] = from[i];
+      } else {
+        for (std::ptrdiff_t i = 0; i < run; ++i) out[i] = g.padding_code;
+      }
     }
     out += run;
     count -= run;
