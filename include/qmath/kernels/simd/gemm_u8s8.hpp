@@ -283,19 +283,22 @@ struct GemmBody {
 #define QMATH_DIRECT_UNPIN(r) \
   acc[r][0] = I(s##r##0);     \
   acc[r][1] = I(s##r##1)
-  static void tile_rows_vnni(const AElem* const (&rows)[kMr], const BElem* b, std::ptrdiff_t groups,
-                             I (&acc)[kMr][kNv]) noexcept {
+  static void tile_rows_vnni(const AElem* const (*taps_rows)[kMr], std::ptrdiff_t taps, const BElem* b,
+                             std::ptrdiff_t groups, I (&acc)[kMr][kNv]) noexcept {
     using T = typename I::register_type;
     if constexpr (kVnniZmm) {
       QMATH_DIRECT_PIN(T, 0, "zmm16", "zmm17"); QMATH_DIRECT_PIN(T, 1, "zmm18", "zmm19");
       QMATH_DIRECT_PIN(T, 2, "zmm20", "zmm21"); QMATH_DIRECT_PIN(T, 3, "zmm22", "zmm23");
       QMATH_DIRECT_PIN(T, 4, "zmm24", "zmm25"); QMATH_DIRECT_PIN(T, 5, "zmm26", "zmm27");
       QMATH_DIRECT_PIN(T, 6, "zmm28", "zmm29"); QMATH_DIRECT_PIN(T, 7, "zmm30", "zmm31");
-      for (std::ptrdiff_t at = 0; at < groups * kKr; at += kKr, b += kNr * kKr) {
-        register T b0 __asm__("zmm0") = D::load_b(b).data;
-        register T b1 __asm__("zmm1") = D::load_b(b + kL * kKr).data;
-        QMATH_DIRECT_ROWS("zmm", "", 0, 1, 2, 3);
-        QMATH_DIRECT_ROWS("zmm", "", 4, 5, 6, 7);
+      for (std::ptrdiff_t t = 0; t < taps; ++t) {
+        const AElem* const(&rows)[kMr] = taps_rows[t];
+        for (std::ptrdiff_t at = 0; at < groups * kKr; at += kKr, b += kNr * kKr) {
+          register T b0 __asm__("zmm0") = D::load_b(b).data;
+          register T b1 __asm__("zmm1") = D::load_b(b + kL * kKr).data;
+          QMATH_DIRECT_ROWS("zmm", "", 0, 1, 2, 3);
+          QMATH_DIRECT_ROWS("zmm", "", 4, 5, 6, 7);
+        }
       }
       QMATH_DIRECT_UNPIN(0); QMATH_DIRECT_UNPIN(1); QMATH_DIRECT_UNPIN(2); QMATH_DIRECT_UNPIN(3);
       QMATH_DIRECT_UNPIN(4); QMATH_DIRECT_UNPIN(5); QMATH_DIRECT_UNPIN(6); QMATH_DIRECT_UNPIN(7);
@@ -303,14 +306,17 @@ struct GemmBody {
       QMATH_DIRECT_PIN(T, 0, "ymm4", "ymm5"); QMATH_DIRECT_PIN(T, 1, "ymm6", "ymm7");
       QMATH_DIRECT_PIN(T, 2, "ymm8", "ymm9"); QMATH_DIRECT_PIN(T, 3, "ymm10", "ymm11");
       QMATH_DIRECT_PIN(T, 4, "ymm12", "ymm13"); QMATH_DIRECT_PIN(T, 5, "ymm14", "ymm15");
-      for (std::ptrdiff_t at = 0; at < groups * kKr; at += kKr, b += kNr * kKr) {
-        register T b0 __asm__("ymm0") = D::load_b(b).data;
-        register T b1 __asm__("ymm1") = D::load_b(b + kL * kKr).data;
-        QMATH_DIRECT_ROWS("ymm", "%{vex%} ", 0, 1, 2, 3);
-        __asm__(QMATH_DIRECT_ROW(4, "ymm", "%{vex%} ") QMATH_DIRECT_ROW(5, "ymm", "%{vex%} ")
-                : QMATH_DIRECT_SUMS(4), QMATH_DIRECT_SUMS(5)
-                : [b0] "v"(b0), [b1] "v"(b1), [at] "r"(at), [a4] "r"(rows[4]), [a5] "r"(rows[5])
-                : "ymm2");
+      for (std::ptrdiff_t t = 0; t < taps; ++t) {
+        const AElem* const(&rows)[kMr] = taps_rows[t];
+        for (std::ptrdiff_t at = 0; at < groups * kKr; at += kKr, b += kNr * kKr) {
+          register T b0 __asm__("ymm0") = D::load_b(b).data;
+          register T b1 __asm__("ymm1") = D::load_b(b + kL * kKr).data;
+          QMATH_DIRECT_ROWS("ymm", "%{vex%} ", 0, 1, 2, 3);
+          __asm__(QMATH_DIRECT_ROW(4, "ymm", "%{vex%} ") QMATH_DIRECT_ROW(5, "ymm", "%{vex%} ")
+                  : QMATH_DIRECT_SUMS(4), QMATH_DIRECT_SUMS(5)
+                  : [b0] "v"(b0), [b1] "v"(b1), [at] "r"(at), [a4] "r"(rows[4]), [a5] "r"(rows[5])
+                  : "ymm2");
+        }
       }
       QMATH_DIRECT_UNPIN(0); QMATH_DIRECT_UNPIN(1); QMATH_DIRECT_UNPIN(2);
       QMATH_DIRECT_UNPIN(3); QMATH_DIRECT_UNPIN(4); QMATH_DIRECT_UNPIN(5);
@@ -323,37 +329,38 @@ struct GemmBody {
 #undef QMATH_DIRECT_ROW
 #endif
 
-  // The direct convolution's tile: R rows read in place, one pointer per row (kKr consecutive stored values per
-  // group), B from one panel; added to acc.
+  // The direct convolution's tile: R rows read in place over `taps` taps, one pointer per row and tap (kKr
+  // consecutive stored values per group), B from one panel (the taps' groups follow each other); added to acc.
   template <int R>
-  QMATH_NOINLINE static void tile_rows(const AElem* const (&rows)[kMr], const BElem* b, std::ptrdiff_t groups,
-                                       I (&acc)[kMr][kNv]) noexcept {
+  QMATH_NOINLINE static void tile_rows(const AElem* const (*taps_rows)[kMr], std::ptrdiff_t taps, const BElem* b,
+                                       std::ptrdiff_t groups, I (&acc)[kMr][kNv]) noexcept {
 #if defined(__GNUC__) && !defined(__clang__) && QMATH_ARCH_X86_64
     if constexpr (R == kMr && (kVnniZmm || kVnniYmm)) {
-      tile_rows_vnni(rows, b, groups, acc);
+      tile_rows_vnni(taps_rows, taps, b, groups, acc);
       return;
     }
 #endif
     I sum[R][kNv];
     for (int m = 0; m < R; ++m)
       for (int v = 0; v < kNv; ++v) sum[m][v] = acc[m][v];
-    for (std::ptrdiff_t g = 0; g < groups; ++g) {
-      I bv[kNv];
-      for (int v = 0; v < kNv; ++v) bv[v] = D::load_b(b + v * kL * kKr);
-      for (int m = 0; m < R; ++m) {
-        const I av = D::broadcast_a(rows[m] + g * kKr);
-        for (int v = 0; v < kNv; ++v) {
-          sum[m][v] = D::madd(sum[m][v], av, bv[v]);
-          in_register(sum[m][v]);  // GCC 12 otherwise copies every accumulator once per group here
+    for (std::ptrdiff_t t = 0; t < taps; ++t) {
+      const AElem* const(&rows)[kMr] = taps_rows[t];
+      for (std::ptrdiff_t g = 0; g < groups; ++g) {
+        I bv[kNv];
+        for (int v = 0; v < kNv; ++v) bv[v] = D::load_b(b + v * kL * kKr);
+        for (int m = 0; m < R; ++m) {
+          const I av = D::broadcast_a(rows[m] + g * kKr);
+          for (int v = 0; v < kNv; ++v) sum[m][v] = D::madd(sum[m][v], av, bv[v]);
         }
+        b += kNr * kKr;
       }
-      b += kNr * kKr;
     }
     for (int m = 0; m < R; ++m)
       for (int v = 0; v < kNv; ++v) acc[m][v] = sum[m][v];
   }
 
-  using RowsTileFn = void (*)(const AElem* const (&)[kMr], const BElem*, std::ptrdiff_t, I (&)[kMr][kNv]) noexcept;
+  using RowsTileFn = void (*)(const AElem* const (*)[kMr], std::ptrdiff_t, const BElem*, std::ptrdiff_t,
+                              I (&)[kMr][kNv]) noexcept;
   template <int... R>
   static RowsTileFn rows_tile(int rows, std::integer_sequence<int, R...>) noexcept {
     static constexpr RowsTileFn table[] = {&tile_rows<R + 1>...};
@@ -393,8 +400,7 @@ struct GemmBody {
           const AElem* at[kDirectTaps][kMr];
           const std::ptrdiff_t count = ref::min_of<std::ptrdiff_t>(kDirectTaps, taps - t0);
           direct_rows(g, m0, rows, t0, count, at);
-          const BElem* b = b_panel(p, n0) + t0 * tap_elements;
-          for (std::ptrdiff_t t = 0; t < count; ++t, b += tap_elements) tile_fn(at[t], b, groups, acc);
+          tile_fn(at, count, b_panel(p, n0) + t0 * tap_elements, groups, acc);
         }
         epilogue<Out>(p, m0, n0, rows, acc);
       }
@@ -436,9 +442,7 @@ struct GemmBody {
     for (int r = 0; r < kMr; ++r)
       for (int v = 0; v < kNv; ++v) acc[r][v] = I(0);
     const RowsTileFn tile_fn = rows_tile(rows, std::make_integer_sequence<int, kMr>{});
-    const BElem* b = b_panel(p, n0);
-    const std::ptrdiff_t tap_elements = groups * kNr * kKr;
-    for (std::ptrdiff_t t = 0; t < taps; ++t, b += tap_elements) tile_fn(at[t], b, groups, acc);
+    tile_fn(at, taps, b_panel(p, n0), groups, acc);
     epilogue<Out>(p, m0, n0, rows, acc);
   }
 
