@@ -83,11 +83,6 @@ enum class gemm_a_source : std::uint8_t {
   im2col_s8,  ///< the same for int8 input
 };
 
-/// Whether the source's codes are int8 (the layout's a_offset_s8 applies) rather than uint8.
-constexpr bool a_source_signed(gemm_a_source kind) noexcept {
-  return kind == gemm_a_source::s8 || kind == gemm_a_source::im2col_s8;
-}
-
 /// A convolution's im2col matrix over one group of an NHWC input. Row m is output pixel (b, oh, ow) in raster
 /// order; column k = (kh * kernel_w + kw) * channels + c is input channel c of the group at row
 /// ih = oh * stride_h - pad_top + kh * dilation_h and column iw = ow * stride_w - pad_left + kw * dilation_w, or
@@ -191,11 +186,16 @@ using ::qmath::kernel_abi::gemm_a_source;
 using ::qmath::kernel_abi::GemmASource;
 using ::qmath::kernel_abi::GemmPackAFn;
 using ::qmath::kernel_abi::GemmRangeFn;
-using ::qmath::kernel_abi::a_source_signed;
 using ::qmath::kernel_abi::ConvGeometry;
 using ::qmath::kernel_abi::ConvDirectFn;
 using ::qmath::kernel_abi::DepthwiseProblem;
 using ::qmath::kernel_abi::DepthwiseFn;
 using ::qmath::kernel_abi::DepthwiseKernels;
+
+/// Whether the source's codes are int8 (the layout's a_offset_s8 applies) rather than uint8. In the mode namespace:
+/// an inline function of kernel_abi would be a weak symbol every ISA unit defines (tests/isa/leak_check.cmake).
+constexpr bool a_source_signed(gemm_a_source kind) noexcept {
+  return kind == gemm_a_source::s8 || kind == gemm_a_source::im2col_s8;
+}
 }  // namespace kernels
 QMATH_END_NAMESPACE  // qmath

@@ -277,15 +277,25 @@ struct GemmBody {
           : [b0] "v"(b0), [b1] "v"(b1), [at] "r"(at), [a##r0] "r"(rows[r0]), [a##r1] "r"(rows[r1]),              \
             [a##r2] "r"(rows[r2]), [a##r3] "r"(rows[r3])                                                           \
           : REG "2")
+// Between the statements only integer code runs and no function is called (a call, e.g. an xsimd load at -O0,
+// would be free to clobber the named registers): B is loaded by an asm statement too, and the sums leave through
+// plain assignments.
 #define QMATH_DIRECT_PIN(T, r, REG0, REG1)                    \
   register T s##r##0 __asm__(REG0) = acc[r][0].data;          \
   register T s##r##1 __asm__(REG1) = acc[r][1].data
 #define QMATH_DIRECT_UNPIN(r) \
-  acc[r][0] = I(s##r##0);     \
-  acc[r][1] = I(s##r##1)
+  out[r][0] = s##r##0;        \
+  out[r][1] = s##r##1
+#define QMATH_DIRECT_LOAD_B(REG, MOV, BYTES)                                                    \
+  register T b0 __asm__(REG "0");                                                               \
+  register T b1 __asm__(REG "1");                                                               \
+  __asm__(MOV " (%[b]), %[b0]\n\t" MOV " " #BYTES "(%[b]), %[b1]"                                 \
+          : [b0] "=v"(b0), [b1] "=v"(b1)                                                        \
+          : [b] "r"(b), "m"(*reinterpret_cast<const BElem(*)[2 * kL * kKr]>(b)))
   static void tile_rows_vnni(const AElem* const (*taps_rows)[kMr], std::ptrdiff_t taps, const BElem* b,
                              std::ptrdiff_t groups, I (&acc)[kMr][kNv]) noexcept {
     using T = typename I::register_type;
+    T out[kMr][kNv];
     if constexpr (kVnniZmm) {
       QMATH_DIRECT_PIN(T, 0, "zmm16", "zmm17"); QMATH_DIRECT_PIN(T, 1, "zmm18", "zmm19");
       QMATH_DIRECT_PIN(T, 2, "zmm20", "zmm21"); QMATH_DIRECT_PIN(T, 3, "zmm22", "zmm23");
@@ -294,8 +304,7 @@ struct GemmBody {
       for (std::ptrdiff_t t = 0; t < taps; ++t) {
         const AElem* const(&rows)[kMr] = taps_rows[t];
         for (std::ptrdiff_t at = 0; at < groups * kKr; at += kKr, b += kNr * kKr) {
-          register T b0 __asm__("zmm0") = D::load_b(b).data;
-          register T b1 __asm__("zmm1") = D::load_b(b + kL * kKr).data;
+          QMATH_DIRECT_LOAD_B("zmm", "vmovdqa64", 64);
           QMATH_DIRECT_ROWS("zmm", "", 0, 1, 2, 3);
           QMATH_DIRECT_ROWS("zmm", "", 4, 5, 6, 7);
         }
@@ -309,8 +318,7 @@ struct GemmBody {
       for (std::ptrdiff_t t = 0; t < taps; ++t) {
         const AElem* const(&rows)[kMr] = taps_rows[t];
         for (std::ptrdiff_t at = 0; at < groups * kKr; at += kKr, b += kNr * kKr) {
-          register T b0 __asm__("ymm0") = D::load_b(b).data;
-          register T b1 __asm__("ymm1") = D::load_b(b + kL * kKr).data;
+          QMATH_DIRECT_LOAD_B("ymm", "vmovdqa", 32);
           QMATH_DIRECT_ROWS("ymm", "%{vex%} ", 0, 1, 2, 3);
           __asm__(QMATH_DIRECT_ROW(4, "ymm", "%{vex%} ") QMATH_DIRECT_ROW(5, "ymm", "%{vex%} ")
                   : QMATH_DIRECT_SUMS(4), QMATH_DIRECT_SUMS(5)
@@ -321,7 +329,10 @@ struct GemmBody {
       QMATH_DIRECT_UNPIN(0); QMATH_DIRECT_UNPIN(1); QMATH_DIRECT_UNPIN(2);
       QMATH_DIRECT_UNPIN(3); QMATH_DIRECT_UNPIN(4); QMATH_DIRECT_UNPIN(5);
     }
+    for (int r = 0; r < kMr; ++r)
+      for (int v = 0; v < kNv; ++v) acc[r][v] = I(out[r][v]);
   }
+#undef QMATH_DIRECT_LOAD_B
 #undef QMATH_DIRECT_UNPIN
 #undef QMATH_DIRECT_PIN
 #undef QMATH_DIRECT_ROWS
