@@ -528,8 +528,8 @@ struct GemmBody {
 
   // The zero-point correction of one row: C = acc - za * (colsum - K zb) - zb * rowsum(A), the first term read
   // precomputed (b_col_offsets) when every row has the same za.
-  static void correct(const GemmProblem& p, std::ptrdiff_t m, std::ptrdiff_t n0, const I (&acc)[kNv],
-                      I (&c)[kNv]) noexcept {
+  QMATH_ALWAYS_INLINE static void correct(const GemmProblem& p, std::ptrdiff_t m, std::ptrdiff_t n0, const I (&acc)[kNv],
+                                          I (&c)[kNv]) noexcept {
     for (int v = 0; v < kNv; ++v) {
       const std::ptrdiff_t n = n0 + v * kL;
       c[v] = p.b_col_offsets ? acc[v] - I::load_aligned(p.b_col_offsets + n)
@@ -552,8 +552,8 @@ struct GemmBody {
   // Writes the valid rows and columns of one tile through the output stage Out. Column parameters are read once
   // per tile; partial batches go through a stack buffer so nothing past C's row is written.
   template <gemm_output Out>
-  static void epilogue(const GemmProblem& p, std::ptrdiff_t m0, std::ptrdiff_t n0, int rows,
-                       const I (&acc)[kMr][kNv]) noexcept {
+  QMATH_ALWAYS_INLINE static void epilogue(const GemmProblem& p, std::ptrdiff_t m0, std::ptrdiff_t n0, int rows,
+                                           const I (&acc)[kMr][kNv]) noexcept {
     const int valid_cols = static_cast<int>(ref::min_of<std::ptrdiff_t>(kNr, p.n - n0));
     int count[kNv];
     for (int v = 0; v < kNv; ++v) count[v] = ref::max_of(0, ref::min_of(kL, valid_cols - v * kL));
