@@ -476,11 +476,19 @@ void conv2d(const ConvParams& params, const TA* input, std::int32_t input_zero_p
       const PackedGemmB& b = w.gemm_groups()[static_cast<std::size_t>(g)];
       const detail::PreparedGemm prepared = detail::prepare_gemm(a, b, detail::group_columns(out, g * ocg, ocg), false, fn);
       if (!prepared.problem.b_zero_points_zero) detail::im2col_row_sums<TA>(geometry, m, b.k(), prepared.row_sums);
-      const int workers = detail::gemm_workers(m, ocg, b.k(), prepared.m_panels, options);
+      // Pixels are split when there are enough row panels for every worker to get several; small images with many
+      // channels (7x7x512) split the columns instead.
+      const bool by_rows = prepared.m_panels >= 4 * detail::default_threads(options.threads) || prepared.n_panels == 1;
+      const int workers = detail::gemm_workers(m, ocg, b.k(), by_rows ? prepared.m_panels : prepared.n_panels, options);
       detail::parallel_for(workers, [&](int worker) noexcept {
         std::ptrdiff_t begin = 0, end = 0;
-        detail::split_range(prepared.m_panels, workers, worker, begin, end);
-        kern.conv_direct(prepared.problem, geometry, begin * l.mr, end * l.mr, 0, prepared.n_panels * l.nr);
+        if (by_rows) {
+          detail::split_range(prepared.m_panels, workers, worker, begin, end);
+          kern.conv_direct(prepared.problem, geometry, begin * l.mr, end * l.mr, 0, prepared.n_panels * l.nr);
+        } else {
+          detail::split_range(prepared.n_panels, workers, worker, begin, end);
+          kern.conv_direct(prepared.problem, geometry, 0, prepared.m_panels * l.mr, begin * l.nr, end * l.nr);
+        }
       }, options.pool);
       continue;
     }

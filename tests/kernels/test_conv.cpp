@@ -170,7 +170,9 @@ TEST_P(Conv, RandomShapes) {
 // Large enough that the GEMM splits work over threads and the depthwise kernel over rows: the result must not
 // depend on the thread count.
 TEST_P(Conv, ThreadsDoNotChangeTheResult) {
-  for (const ConvParams& p : {shape(1, 20, 20, 32, 48, 1, 3, 3, 1, 1), shape(2, 30, 30, 64, 64, 64, 3, 3, 1, 1)}) {
+  // The second has few pixels and many channels: the direct kernel splits its columns.
+  for (const ConvParams& p : {shape(1, 20, 20, 32, 48, 1, 3, 3, 1, 1), shape(1, 4, 3, 64, 200, 1, 3, 3, 1, 1),
+                              shape(2, 30, 30, 64, 64, 64, 3, 3, 1, 1)}) {
     std::vector<unsigned char> first;
     for (int threads : {1, 2, 3}) {
       GemmTester t;
