@@ -323,17 +323,8 @@ PackedConvWeights pack_conv_weights(const TB* w, const ConvParams& params, conv_
   const std::ptrdiff_t oc = params.out_channels, groups = params.groups;
   const std::ptrdiff_t cg = params.in_channels / groups, ocg = oc / groups;
   const std::ptrdiff_t taps = params.kernel_h * params.kernel_w, k = taps * cg;
-  if (zero_points == nullptr || (zero_point_count != 1 && zero_point_count != static_cast<std::size_t>(oc)))
-    detail::fail(fn, "zero points: need 1 or out_channels = " + std::to_string(oc) + " entries, got " +
-                         std::to_string(zero_points == nullptr ? 0 : zero_point_count));
-  for (std::size_t i = 0; i < zero_point_count; ++i)
-    if (zero_points[i] < int_traits<TB>::kMin || zero_points[i] > int_traits<TB>::kMax)
-      detail::fail(fn, "zero point " + std::to_string(zero_points[i]) + " (entry " + std::to_string(i) +
-                           ") is outside the weight type's range");
-  if (path == isa::none) path = active_gemm_isa();
-  if (kernels::gemm_kernels(path) == nullptr || kernels::depthwise_kernels(path) == nullptr)
-    detail::fail(fn, std::string("ISA path '") + isa_name(path) + "' is not compiled in");
-  if (!has(supported_isas(), path)) detail::fail(fn, std::string("this CPU cannot run ISA path '") + isa_name(path) + "'");
+  detail::check_weight_zero_points<TB>(zero_points, zero_point_count, oc, fn, "out_channels");
+  path = detail::resolve_gemm_path(path, fn);
 
   PackedConvWeights packed;
   packed.path_ = path;

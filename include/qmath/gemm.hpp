@@ -96,6 +96,19 @@ inline void check_extent(std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_
   checked_mul(last, static_cast<std::ptrdiff_t>(element_size), fn, what);
 }
 
+/// Weight zero points: 1 entry or `n` (what `dim` names), each within TB's range.
+template <class TB>
+void check_weight_zero_points(const std::int32_t* zero_points, std::size_t count, std::ptrdiff_t n, const char* fn,
+                              const char* dim) {
+  if (zero_points == nullptr || (count != 1 && count != static_cast<std::size_t>(n)))
+    fail(fn, std::string("zero points: need 1 or ") + dim + " = " + std::to_string(n) + " entries, got " +
+                 std::to_string(zero_points == nullptr ? 0 : count));
+  for (std::size_t i = 0; i < count; ++i)
+    if (zero_points[i] < int_traits<TB>::kMin || zero_points[i] > int_traits<TB>::kMax)
+      fail(fn, "zero point " + std::to_string(zero_points[i]) + " (entry " + std::to_string(i) +
+                   ") is outside the weight type's range");
+}
+
 }  // namespace detail
 
 class PackedGemmB;
@@ -147,6 +160,18 @@ class PackedGemmB {
 /// QMATH_ISA / ScopedIsaOverride.
 inline isa active_gemm_isa() noexcept { return kernels::active_gemm_kernels().path; }
 
+namespace detail {
+/// The path weights are packed for (isa::none: active_gemm_isa()); throws when it is not compiled in (every GEMM
+/// path has the depthwise family too) or this CPU cannot run it.
+inline isa resolve_gemm_path(isa path, const char* fn) {
+  if (path == isa::none) path = active_gemm_isa();
+  if (kernels::gemm_kernels(path) == nullptr || kernels::depthwise_kernels(path) == nullptr)
+    fail(fn, std::string("ISA path '") + isa_name(path) + "' is not compiled in");
+  if (!has(supported_isas(), path)) fail(fn, std::string("this CPU cannot run ISA path '") + isa_name(path) + "'");
+  return path;
+}
+}  // namespace detail
+
 /// Packs K x N weights B (int8_t, or uint8_t) for `path` (isa::none: active_gemm_isa()), with zb: 1 entry or N,
 /// each within TB's range. Throws qmath::error on bad sizes, strides, zero points, sizes beyond the address
 /// space, or a path that is not compiled in or not supported by this CPU.
@@ -164,17 +189,9 @@ PackedGemmB pack_gemm_b(const TB* b, std::ptrdiff_t k, std::ptrdiff_t n, std::pt
     detail::fail(fn, "ldb = " + std::to_string(ldb) + " is below " + (k_by_n ? "N = " : "K = ") +
                          std::to_string(k_by_n ? n : k));
   detail::check_extent(k_by_n ? k : n, k_by_n ? n : k, ldb, 1, fn, "the weights' extent");
-  if (zero_points == nullptr || (zero_point_count != 1 && zero_point_count != static_cast<std::size_t>(n)))
-    detail::fail(fn, "zero points: need 1 or N = " + std::to_string(n) + " entries, got " +
-                         std::to_string(zero_points == nullptr ? 0 : zero_point_count));
-  for (std::size_t i = 0; i < zero_point_count; ++i)
-    if (zero_points[i] < int_traits<TB>::kMin || zero_points[i] > int_traits<TB>::kMax)
-      detail::fail(fn, "zero point " + std::to_string(zero_points[i]) + " (entry " + std::to_string(i) +
-                           ") is outside the weight type's range");
-  if (path == isa::none) path = active_gemm_isa();
+  detail::check_weight_zero_points<TB>(zero_points, zero_point_count, n, fn, "N");
+  path = detail::resolve_gemm_path(path, fn);
   const kernels::GemmKernels* table = kernels::gemm_kernels(path);
-  if (table == nullptr) detail::fail(fn, std::string("ISA path '") + isa_name(path) + "' is not compiled in");
-  if (!has(supported_isas(), path)) detail::fail(fn, std::string("this CPU cannot run ISA path '") + isa_name(path) + "'");
 
   const kernels::GemmLayout& l = table->layout;
   PackedGemmB p;

@@ -103,7 +103,10 @@ TEST_P(Conv, WeightLayoutsAgree) {
 
 TEST_P(Conv, ExtremeZeroPointsAndValues) {
   using qmath_test::GemmFill;
-  const ConvParams shapes[] = {shape(1, 6, 6, 9, 10, 1, 3, 3, 1, 1), shape(1, 6, 6, 21, 21, 21, 3, 3, 1, 1)};
+  // Odd channels (gathered im2col), 16 channels (the direct kernel on VNNI, taps packed in place elsewhere),
+  // depthwise with a channel tail, and depthwise 3x3 stride 1 over whole vectors (its pixel-reuse loop).
+  const ConvParams shapes[] = {shape(1, 6, 6, 9, 10, 1, 3, 3, 1, 1), shape(1, 9, 7, 16, 40, 1, 3, 3, 1, 1),
+                               shape(1, 6, 6, 21, 21, 21, 3, 3, 1, 1), shape(1, 6, 11, 64, 64, 64, 3, 3, 1, 1)};
   std::uint64_t seed = 100;
   for (const ConvParams& p : shapes)
     for (GemmFill fill : {GemmFill::min, GemmFill::max, GemmFill::extremes})
@@ -114,6 +117,18 @@ TEST_P(Conv, ExtremeZeroPointsAndValues) {
               .a_zero_point(a_signed ? (end ? 127 : -128) : (end ? 255 : 0)).seed(seed++);
           ASSERT_NO_FATAL_FAILURE(t.run(path()));
         }
+}
+
+// Large K through the direct kernel (its column panels outside: the weights pass L2) and the packed GEMM, at
+// zero points that keep K = 18432 within the bound.
+TEST_P(Conv, LargeK) {
+  for (bool a_signed : {false, true}) {
+    GemmTester t;
+    t.conv(shape(1, 4, 5, 2048, 40, 1, 3, 3, 1, 1)).a_signed(a_signed).a_zero_point(0).b_zero_point(0)
+        .output(GemmStage::int32).seed(77);
+    ASSERT_NO_FATAL_FAILURE(t.run(path()));
+    EXPECT_FALSE(t.threw());
+  }
 }
 
 // K past the exactness bound is refused before anything is written (GemmTester checks the guards).
