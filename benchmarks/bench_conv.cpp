@@ -38,6 +38,8 @@
 #endif
 #if defined(QMATH_BENCH_ONEDNN)
 #include <oneapi/dnnl/dnnl.hpp>
+
+#include "onednn_common.hpp"
 #endif
 
 #include "qmath/conv.hpp"
@@ -200,22 +202,8 @@ void bm_qmath(benchmark::State& state, const Layer& l, isa path) {
 
 // ---- oneDNN ---------------------------------------------------------------------------------------------------------
 #if defined(QMATH_BENCH_ONEDNN)
-
-const char* onednn_isa_name(dnnl::cpu_isa value) {
-  switch (value) {
-    case dnnl::cpu_isa::avx2: return "avx2";
-    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
-    case dnnl::cpu_isa::avx512_core: return "avx512_core";
-    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
-    default: return "other";
-  }
-}
-
-dnnl::engine& engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
+using qmath_bench::onednn_engine;
+using qmath_bench::onednn_isa_name;
 
 /// One oneDNN convolution: int8 (u8 NHWC in and out, s8 weights, s32 bias, per-channel output scales) or fp32
 /// (every layout format_tag::any).
@@ -244,12 +232,12 @@ struct OneDnnConv {
     const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                                src_md, w_md, b_md, dst_md, {p.stride_h, p.stride_w},
                                                {p.pad_top, p.pad_left}, {p.pad_bottom, p.pad_right});
-    const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine());
+    const dnnl::convolution_forward::primitive_desc pd(desc, attr, onednn_engine());
     impl = pd.impl_info_str();
-    dnnl::stream stream(engine());
+    dnnl::stream stream(onednn_engine());
     auto from_user = [&](const dnnl::memory::desc& user_md, const void* data, const dnnl::memory::desc& want) {
-      dnnl::memory user(user_md, engine(), const_cast<void*>(data));
-      dnnl::memory m(want, engine());
+      dnnl::memory user(user_md, onednn_engine(), const_cast<void*>(data));
+      dnnl::memory m(want, onednn_engine());
       dnnl::reorder(user, m).execute(stream, user, m);
       return m;
     };
@@ -259,7 +247,7 @@ struct OneDnnConv {
     src = from_user(dnnl::memory::desc(src_dims, act, tag::nhwc), x, pd.src_desc());
     weights = from_user(dnnl::memory::desc(w_dims, wt, w_user_tag), w, pd.weights_desc());
     bias = from_user(b_md, b, pd.bias_desc());
-    dst = dnnl::memory(pd.dst_desc(), engine());
+    dst = dnnl::memory(pd.dst_desc(), onednn_engine());
     primitive = dnnl::convolution_forward(pd);
     stream.wait();
   }
@@ -286,7 +274,7 @@ void bm_onednn(benchmark::State& state, const Layer& l, bool int8, const std::st
   }
 #endif
   OneDnnConv conv(l, int8);
-  dnnl::stream stream(engine());
+  dnnl::stream stream(onednn_engine());
   time_loop(state, [&] { conv.run(stream); });
   std::string label = std::string(int8 ? "onednn-" : "onednn-f32-") + isa_label + " " + conv.impl;
   if (int8 && onednn_agreement().count(l.name)) label += " " + onednn_agreement()[l.name];
@@ -320,7 +308,7 @@ void validate() {
     }
 #if defined(QMATH_BENCH_ONEDNN)
     OneDnnConv conv(l, true);
-    dnnl::stream stream(engine());
+    dnnl::stream stream(onednn_engine());
     conv.run(stream);
     const auto* y = static_cast<const std::uint8_t*>(conv.dst.get_data_handle());
     int max_diff = 0;

@@ -70,6 +70,8 @@
 #endif
 #if defined(QMATH_BENCH_ONEDNN)
 #include <oneapi/dnnl/dnnl.hpp>
+
+#include "onednn_common.hpp"
 #endif
 #if defined(QMATH_BENCH_XNNPACK)
 #include <pthreadpool.h>
@@ -407,19 +409,8 @@ void bm_sgemm(benchmark::State& state, const Sgemm& impl) {
 // ---- oneDNN -------------------------------------------------------------------------------------------------------
 
 #if defined(QMATH_BENCH_ONEDNN)
-const char* onednn_isa_name(dnnl::cpu_isa value) {
-  switch (value) {
-    case dnnl::cpu_isa::sse41: return "sse41";
-    case dnnl::cpu_isa::avx: return "avx";
-    case dnnl::cpu_isa::avx2: return "avx2";
-    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
-    case dnnl::cpu_isa::avx512_core: return "avx512_core";
-    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
-    default: return "other";
-  }
-}
+using qmath_bench::onednn_engine;
+using qmath_bench::onednn_isa_name;
 
 // Set by validate(): this process's oneDNN saturates full-range u8 x s8 products (its rows say so in the label).
 bool& onednn_saturates() {
@@ -427,10 +418,6 @@ bool& onednn_saturates() {
   return value;
 }
 
-dnnl::engine& onednn_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
 
 // u8 A (row-major) x s8 W^T -> s32 C, the weights reordered to the layout the primitive asked for (format_tag::any),
 // A's zero point a run-time argument (so one primitive serves any zero point, as in a dynamic-quantized model).
