@@ -28,3 +28,6 @@
 #include "qmath/gemm.hpp"
 #include "qmath/conv.hpp"
 #include "qmath/nn/dynamic_linear.hpp"
+#include "qmath/nn/layers.hpp"
+#include "qmath/nn/static_layers.hpp"
+#include "qmath/nn/model.hpp"
