@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # test.sh: the whole test suite, as CI runs it. Stages (all by default, or name some):
 #   release   g++ -O3 -Werror: unit + exhaustive (all 2^32 inputs on every x86 path this CPU has)
-#   clang     clang++ -Werror: unit tests
-#   asan      g++ with AddressSanitizer + UndefinedBehaviorSanitizer: unit tests
+#   clang     clang++ -Werror: unit tests and the "slow" ones (all 10,000 MNIST images)
+#   asan      g++ with AddressSanitizer + UndefinedBehaviorSanitizer: unit tests (not "slow", not exhaustive)
 #   fuzz      clang libFuzzer + ASan + UBSan on the .npy and .safetensors parsers, seeded from tests/data, each for
 #             QMATH_FUZZ_SECONDS (default 30); any crash or sanitizer report fails the stage
-#   aarch64   cross build, tests under qemu-aarch64 (NEON paths; exhaustive sweeps strided, see README)
+#   aarch64   cross build, tests under qemu-aarch64 (NEON paths; exhaustive sweeps strided, see README; not "slow")
 #   consumer  install qmath, then build a separate project with find_package(qmath) and with add_subdirectory
 #   bench     build the benchmarks and run each once, briefly (proves they run; figures are not judged here)
 set -euo pipefail
@@ -48,7 +48,7 @@ for stage in "${stages[@]}"; do
       ;;
     asan)
       configure_build debug-asan
-      ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest debug-asan -LE exhaustive
+      ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest debug-asan -LE 'exhaustive|slow'
       ;;
     fuzz)
       cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
@@ -76,7 +76,7 @@ for stage in "${stages[@]}"; do
       # (QMATH_SWEEP_STRIDE) on top of the unit tests' edge values. QMATH_SWEEP_STRIDE=1 ./test.sh aarch64 runs all.
       # QEMU_CPU picks qemu-user's CPU model. max (qemu's default too, named so neither another default nor an
       # exported QEMU_CPU drops it) has the dot-product extension: the full run covers the neon_dotprod GEMM.
-      QEMU_CPU=max QMATH_SWEEP_STRIDE=${QMATH_SWEEP_STRIDE:-257} run_ctest aarch64
+      QEMU_CPU=max QMATH_SWEEP_STRIDE=${QMATH_SWEEP_STRIDE:-257} run_ctest aarch64 -LE slow
       # The GEMM tests again on a core without dotprod, where plain neon (int32 mla) is the path dispatch picks.
       QEMU_CPU=cortex-a72 run_ctest aarch64 -R 'Gemm|DynamicLinear' --no-tests=error
       summary[-1]="aarch64 GEMM, QEMU_CPU=cortex-a72 (no dotprod): ${summary[-1]#aarch64: }"

@@ -131,30 +131,35 @@ class Conv2d {
     const std::ptrdiff_t kg = p.kernel_h * p.kernel_w * cg;
     Tensor4 y(p.batch, oh, ow, oc);
     using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    RowMatrix columns(pixels, kg);
-    for (std::ptrdiff_t b = 0; b < p.batch; ++b)
+    // Several images per product (about 128 KiB of columns): one large GEMM instead of many small ones.
+    const std::ptrdiff_t chunk = std::max<std::ptrdiff_t>(1, std::min<std::ptrdiff_t>(p.batch, (1 << 15) / std::max<std::ptrdiff_t>(1, pixels * kg)));
+    RowMatrix columns(chunk * pixels, kg);
+    for (std::ptrdiff_t b0 = 0; b0 < p.batch; b0 += chunk) {
+      const std::ptrdiff_t images = std::min(chunk, p.batch - b0), rows = images * pixels;
       for (std::ptrdiff_t g = 0; g < p.groups; ++g) {
-        for (std::ptrdiff_t y0 = 0; y0 < oh; ++y0)
-          for (std::ptrdiff_t x0 = 0; x0 < ow; ++x0) {
-            float* row = columns.data() + (y0 * ow + x0) * kg;
-            for (std::ptrdiff_t kh = 0; kh < p.kernel_h; ++kh)
-              for (std::ptrdiff_t kw = 0; kw < p.kernel_w; ++kw, row += cg) {
-                const std::ptrdiff_t ih = y0 * p.stride_h - p.pad_top + kh * p.dilation_h;
-                const std::ptrdiff_t iw = x0 * p.stride_w - p.pad_left + kw * p.dilation_w;
-                if (ih < 0 || ih >= p.in_h || iw < 0 || iw >= p.in_w) {
-                  std::fill(row, row + cg, 0.0f);
-                } else {
-                  const float* src = x.data() + ((b * p.in_h + ih) * p.in_w + iw) * p.in_channels + g * cg;
-                  std::copy(src, src + cg, row);
+        for (std::ptrdiff_t b = b0; b < b0 + images; ++b)
+          for (std::ptrdiff_t y0 = 0; y0 < oh; ++y0)
+            for (std::ptrdiff_t x0 = 0; x0 < ow; ++x0) {
+              float* row = columns.data() + (((b - b0) * oh + y0) * ow + x0) * kg;
+              for (std::ptrdiff_t kh = 0; kh < p.kernel_h; ++kh)
+                for (std::ptrdiff_t kw = 0; kw < p.kernel_w; ++kw, row += cg) {
+                  const std::ptrdiff_t ih = y0 * p.stride_h - p.pad_top + kh * p.dilation_h;
+                  const std::ptrdiff_t iw = x0 * p.stride_w - p.pad_left + kw * p.dilation_w;
+                  if (ih < 0 || ih >= p.in_h || iw < 0 || iw >= p.in_w) {
+                    std::fill(row, row + cg, 0.0f);
+                  } else {
+                    const float* src = x.data() + ((b * p.in_h + ih) * p.in_w + iw) * p.in_channels + g * cg;
+                    std::copy(src, src + cg, row);
+                  }
                 }
-              }
-          }
+            }
         Eigen::Map<const RowMatrix> w(packed_.data() + g * kg * ocg, kg, ocg);
-        Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>> out(y.data() + b * pixels * oc + g * ocg, pixels, ocg,
+        Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>> out(y.data() + b0 * pixels * oc + g * ocg, rows, ocg,
                                                            Eigen::OuterStride<>(oc));
-        out.noalias() = columns * w;
+        out.noalias() = columns.topRows(rows) * w;
         out.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias_.data() + g * ocg, ocg);
       }
+    }
     return y;
   }
 

@@ -377,7 +377,10 @@ class PreparedModel {
   }
 
   /// The int8 model. @throws qmath::error before any calibration batch, or when an observer saw no finite value.
-  QuantizedModel convert() const {
+  QuantizedModel convert() const { return convert(config_.path); }
+
+  /// The int8 model with the GEMM kernels of `path` (isa::none: the active ones) instead of the config's.
+  QuantizedModel convert(isa path) const {
     qmath::detail::require(calibrated_, "qmath::nn::PreparedModel::convert", "no calibration batch seen");
     const auto& layers = model_.layers();
     const ActivationQParams input = observers_[0].qparams();
@@ -393,7 +396,7 @@ class PreparedModel {
         const ActivationQParams output = observers_[s.observer].qparams();
         const QParams<std::int8_t> wq = symmetric_weight_qparams(conv->weight().data(), conv->weight_count(),
                                                                  conv->filter().out_channels, config_.per_channel_weights);
-        out.emplace_back(StaticQuantizedConv2d(*conv, wq, current, output, act, config_.path));
+        out.emplace_back(StaticQuantizedConv2d(*conv, wq, current, output, act, path));
         current = output;
       } else if (const auto* linear = std::get_if<Linear>(&first)) {
         if (act == fused_activation::relu6 && std::get<ReLU>(layers[s.last]).cap != 6.0f)
@@ -402,7 +405,7 @@ class PreparedModel {
         const QParams<std::int8_t> wq = symmetric_weight_qparams(
             linear->weight().data(), static_cast<std::size_t>(linear->weight().size()), linear->out_features(),
             config_.per_channel_weights);
-        out.emplace_back(StaticQuantizedLinear(*linear, wq, current, output, act, config_.path));
+        out.emplace_back(StaticQuantizedLinear(*linear, wq, current, output, act, path));
         current = output;
       } else if (const auto* pool = std::get_if<MaxPool2d>(&first)) {
         out.emplace_back(QuantizedMaxPool2d{*pool});
