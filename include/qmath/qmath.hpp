@@ -31,3 +31,5 @@
 #include "qmath/nn/layers.hpp"
 #include "qmath/nn/static_layers.hpp"
 #include "qmath/nn/model.hpp"
+#include "qmath/nn/train.hpp"
+#include "qmath/nn/qat.hpp"

@@ -64,6 +64,56 @@ inline ConvParams conv_geometry(const ConvParams& filter, std::ptrdiff_t n, std:
   return p;
 }
 
+/// Rows of image b's im2col matrix for group g: row (y, x) holds the taps (kh, kw, c) of output pixel (y, x),
+/// zeros where the tap falls in the padding. `row` is the first of out_h * out_w rows of K = kh * kw * cg floats.
+inline void im2col_image(const ConvParams& p, const float* x, std::ptrdiff_t b, std::ptrdiff_t g, float* row) {
+  const std::ptrdiff_t cg = p.in_channels / p.groups;
+  for (std::ptrdiff_t y0 = 0; y0 < p.out_h(); ++y0)
+    for (std::ptrdiff_t x0 = 0; x0 < p.out_w(); ++x0)
+      for (std::ptrdiff_t kh = 0; kh < p.kernel_h; ++kh)
+        for (std::ptrdiff_t kw = 0; kw < p.kernel_w; ++kw, row += cg) {
+          const std::ptrdiff_t ih = y0 * p.stride_h - p.pad_top + kh * p.dilation_h;
+          const std::ptrdiff_t iw = x0 * p.stride_w - p.pad_left + kw * p.dilation_w;
+          if (ih < 0 || ih >= p.in_h || iw < 0 || iw >= p.in_w) {
+            std::fill(row, row + cg, 0.0f);
+          } else {
+            const float* src = x + ((b * p.in_h + ih) * p.in_w + iw) * p.in_channels + g * cg;
+            std::copy(src, src + cg, row);
+          }
+        }
+}
+
+/// The adjoint of im2col_image: adds each row's taps back into image b's gradient dx (NHWC).
+inline void col2im_image(const ConvParams& p, const float* row, std::ptrdiff_t b, std::ptrdiff_t g, float* dx) {
+  const std::ptrdiff_t cg = p.in_channels / p.groups;
+  for (std::ptrdiff_t y0 = 0; y0 < p.out_h(); ++y0)
+    for (std::ptrdiff_t x0 = 0; x0 < p.out_w(); ++x0)
+      for (std::ptrdiff_t kh = 0; kh < p.kernel_h; ++kh)
+        for (std::ptrdiff_t kw = 0; kw < p.kernel_w; ++kw, row += cg) {
+          const std::ptrdiff_t ih = y0 * p.stride_h - p.pad_top + kh * p.dilation_h;
+          const std::ptrdiff_t iw = x0 * p.stride_w - p.pad_left + kw * p.dilation_w;
+          if (ih < 0 || ih >= p.in_h || iw < 0 || iw >= p.in_w) continue;
+          float* dst = dx + ((b * p.in_h + ih) * p.in_w + iw) * p.in_channels + g * cg;
+          for (std::ptrdiff_t c = 0; c < cg; ++c) dst[c] += row[c];
+        }
+}
+
+/// OIHW weights as one K x OCg row-major matrix per group, k = (kh * kernel_w + kw) * cg + c (im2col's order).
+inline std::vector<float> pack_filter(const ConvParams& f, const float* w_oihw) {
+  const std::ptrdiff_t cg = f.in_channels / f.groups, ocg = f.out_channels / f.groups;
+  const std::ptrdiff_t kg = f.kernel_h * f.kernel_w * cg;
+  std::vector<float> packed(static_cast<std::size_t>(f.out_channels * kg));
+  for (std::ptrdiff_t o = 0; o < f.out_channels; ++o)
+    for (std::ptrdiff_t c = 0; c < cg; ++c)
+      for (std::ptrdiff_t kh = 0; kh < f.kernel_h; ++kh)
+        for (std::ptrdiff_t kw = 0; kw < f.kernel_w; ++kw) {
+          const std::ptrdiff_t g = o / ocg, j = o % ocg, k = (kh * f.kernel_w + kw) * cg + c;
+          packed[static_cast<std::size_t>(g * kg * ocg + k * ocg + j)] =
+              w_oihw[((o * cg + c) * f.kernel_h + kh) * f.kernel_w + kw];
+        }
+  return packed;
+}
+
 /// Output size of a pooling window (floor mode, torch's default); 0 when the window does not fit.
 inline std::ptrdiff_t pooled(std::ptrdiff_t in, std::ptrdiff_t kernel, std::ptrdiff_t stride, std::ptrdiff_t pad) {
   return in + 2 * pad < kernel ? 0 : (in + 2 * pad - kernel) / stride + 1;
@@ -131,28 +181,14 @@ class Conv2d {
     const std::ptrdiff_t kg = p.kernel_h * p.kernel_w * cg;
     Tensor4 y(p.batch, oh, ow, oc);
     using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    // Several images per product (about 128 KiB of columns): one large GEMM instead of many small ones.
+    // Several images per product (about 128 KiB of columns): one larger GEMM instead of many small ones.
     const std::ptrdiff_t chunk = std::max<std::ptrdiff_t>(1, std::min<std::ptrdiff_t>(p.batch, (1 << 15) / std::max<std::ptrdiff_t>(1, pixels * kg)));
     RowMatrix columns(chunk * pixels, kg);
     for (std::ptrdiff_t b0 = 0; b0 < p.batch; b0 += chunk) {
       const std::ptrdiff_t images = std::min(chunk, p.batch - b0), rows = images * pixels;
       for (std::ptrdiff_t g = 0; g < p.groups; ++g) {
         for (std::ptrdiff_t b = b0; b < b0 + images; ++b)
-          for (std::ptrdiff_t y0 = 0; y0 < oh; ++y0)
-            for (std::ptrdiff_t x0 = 0; x0 < ow; ++x0) {
-              float* row = columns.data() + (((b - b0) * oh + y0) * ow + x0) * kg;
-              for (std::ptrdiff_t kh = 0; kh < p.kernel_h; ++kh)
-                for (std::ptrdiff_t kw = 0; kw < p.kernel_w; ++kw, row += cg) {
-                  const std::ptrdiff_t ih = y0 * p.stride_h - p.pad_top + kh * p.dilation_h;
-                  const std::ptrdiff_t iw = x0 * p.stride_w - p.pad_left + kw * p.dilation_w;
-                  if (ih < 0 || ih >= p.in_h || iw < 0 || iw >= p.in_w) {
-                    std::fill(row, row + cg, 0.0f);
-                  } else {
-                    const float* src = x.data() + ((b * p.in_h + ih) * p.in_w + iw) * p.in_channels + g * cg;
-                    std::copy(src, src + cg, row);
-                  }
-                }
-            }
+          detail::im2col_image(p, x.data(), b, g, columns.data() + (b - b0) * pixels * kg);
         Eigen::Map<const RowMatrix> w(packed_.data() + g * kg * ocg, kg, ocg);
         Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>> out(y.data() + b0 * pixels * oc + g * ocg, rows, ocg,
                                                            Eigen::OuterStride<>(oc));
@@ -164,20 +200,7 @@ class Conv2d {
   }
 
  private:
-  // Per group a K x OCg matrix with k = (kh * kernel_w + kw) * cg + c, the im2col column order.
-  void repack() {
-    const std::ptrdiff_t cg = filter_.in_channels / filter_.groups, ocg = filter_.out_channels / filter_.groups;
-    const std::ptrdiff_t kg = filter_.kernel_h * filter_.kernel_w * cg;
-    packed_.assign(weight_.size(), 0.0f);
-    for (std::ptrdiff_t o = 0; o < filter_.out_channels; ++o)
-      for (std::ptrdiff_t c = 0; c < cg; ++c)
-        for (std::ptrdiff_t kh = 0; kh < filter_.kernel_h; ++kh)
-          for (std::ptrdiff_t kw = 0; kw < filter_.kernel_w; ++kw) {
-            const std::ptrdiff_t g = o / ocg, j = o % ocg, k = (kh * filter_.kernel_w + kw) * cg + c;
-            packed_[static_cast<std::size_t>(g * kg * ocg + k * ocg + j)] =
-                weight_[static_cast<std::size_t>(((o * cg + c) * filter_.kernel_h + kh) * filter_.kernel_w + kw)];
-          }
-  }
+  void repack() { packed_ = detail::pack_filter(filter_, weight_.data()); }
 
   ConvParams filter_;
   std::vector<float> weight_, bias_, packed_;

@@ -175,6 +175,7 @@ inline const char* calibrator_name(calibrator c) noexcept {
 struct StaticQuantConfig {
   calibrator activations = calibrator::minmax;
   bool per_channel_weights = true;
+  int weight_bits = 8;                   ///< 2 to 8: int8 codes in [-2^(bits-1), 2^(bits-1) - 1] (W4A8 with 4)
   double percentile = 99.99;             ///< for calibrator::percentile, in [0, 100]
   float averaging_constant = 0.01f;      ///< for calibrator::moving_average
   std::size_t mse_samples = 1u << 20;    ///< values kept (evenly decimated) for calibrator::mse
@@ -190,6 +191,8 @@ class ActivationObserver {
   explicit ActivationObserver(const StaticQuantConfig& config)
       : kind_(config.activations), percentile_(config.percentile), mse_capacity_(std::max<std::size_t>(config.mse_samples, 2)),
         moving_(per_tensor(), config.averaging_constant) {
+    qmath::detail::require(config.weight_bits >= 2 && config.weight_bits <= 8, "qmath::nn::prepare",
+                           "weight_bits must be in [2, 8]");
     qmath::detail::require(config.percentile >= 0.0 && config.percentile <= 100.0, "qmath::nn::ActivationObserver",
                            "percentile must be in [0, 100]");
     if (kind_ == calibrator::histogram_l2 || kind_ == calibrator::percentile || kind_ == calibrator::entropy)
@@ -395,7 +398,8 @@ class PreparedModel {
           qmath::detail::fail("qmath::nn::PreparedModel::convert", "only ReLU and ReLU6 fuse into a Conv2d");
         const ActivationQParams output = observers_[s.observer].qparams();
         const QParams<std::int8_t> wq = symmetric_weight_qparams(conv->weight().data(), conv->weight_count(),
-                                                                 conv->filter().out_channels, config_.per_channel_weights);
+                                                                 conv->filter().out_channels, config_.per_channel_weights,
+                                                                 config_.weight_bits);
         out.emplace_back(StaticQuantizedConv2d(*conv, wq, current, output, act, path));
         current = output;
       } else if (const auto* linear = std::get_if<Linear>(&first)) {
@@ -404,7 +408,7 @@ class PreparedModel {
         const ActivationQParams output = observers_[s.observer].qparams();
         const QParams<std::int8_t> wq = symmetric_weight_qparams(
             linear->weight().data(), static_cast<std::size_t>(linear->weight().size()), linear->out_features(),
-            config_.per_channel_weights);
+            config_.per_channel_weights, config_.weight_bits);
         out.emplace_back(StaticQuantizedLinear(*linear, wq, current, output, act, path));
         current = output;
       } else if (const auto* pool = std::get_if<MaxPool2d>(&first)) {

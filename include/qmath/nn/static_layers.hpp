@@ -19,6 +19,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -149,15 +150,29 @@ inline void apply_activation(Tensor4& y, fused_activation act) {
 
 }  // namespace detail
 
-/// Symmetric int8 weight parameters as torch's default observers choose them: per tensor (MinMaxObserver,
-/// qint8 symmetric) or per output channel (PerChannelMinMaxObserver, per_channel_symmetric): S = max|w| / 127.5,
-/// codes [-128, 127], zero point 0. `w` holds `outputs` rows of count / outputs values.
+/// Symmetric weight parameters as torch's default observers choose them: per tensor (MinMaxObserver, qint8
+/// symmetric) or per output channel (PerChannelMinMaxObserver, per_channel_symmetric), with `bits` in [2, 8] as a
+/// custom quant range [-2^(bits-1), 2^(bits-1) - 1]: S = max(max|w| / ((qmax - qmin) / 2), 2^-23) (max|w| / 127.5 for
+/// 8 bits, / 7.5 for 4), zero point 0. The codes are int8 values in [qmin, qmax]. `w` holds `outputs` rows of
+/// count / outputs values. @throws qmath::error on bits outside [2, 8] or a bad shape.
 inline QParams<std::int8_t> symmetric_weight_qparams(const float* w, std::size_t count, std::ptrdiff_t outputs,
-                                                     bool per_output_channel) {
-  ChooseOptions o;
-  o.kind = scheme::symmetric;
+                                                     bool per_output_channel, int bits = 8) {
+  qmath::detail::require(bits >= 2 && bits <= 8, "qmath::nn::symmetric_weight_qparams", "bits must be in [2, 8]");
+  qmath::detail::require(outputs >= 1 && count % static_cast<std::size_t>(outputs) == 0,
+                         "qmath::nn::symmetric_weight_qparams", "count must be a multiple of outputs >= 1");
   const TensorShape shape{{outputs, static_cast<std::int64_t>(count) / outputs}, storage_order::row_major};
-  return choose_qparams<std::int8_t>(w, shape, per_output_channel ? per_channel(0) : per_tensor(), o);
+  const Granularity g = per_output_channel ? per_channel(0) : per_tensor();
+  const Ranges r = minmax_ranges(w, shape, g);
+  QParams<std::int8_t> p;
+  p.granularity = g;
+  p.qmin = -(1 << (bits - 1));
+  p.qmax = (1 << (bits - 1)) - 1;
+  p.scale.resize(r.min.size());
+  p.zero_point.assign(r.min.size(), 0);
+  const float half_span = static_cast<float>(p.qmax - p.qmin) / 2.0f;
+  for (std::size_t s = 0; s < r.min.size(); ++s)
+    p.scale[s] = std::max(std::max(-std::min(r.min[s], 0.0f), std::max(r.max[s], 0.0f)) / half_span, FLT_EPSILON);
+  return p;
 }
 
 /// fp32 -> uint8 codes with torch's numerics (quantize_per_tensor).
