@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // examples/mnist_quantize.cpp: a trained MNIST CNN quantized every way qmath offers, on the 10,000 test images.
 //
-//   build/release/examples/mnist_quantize ../shared/realdata [--images N] [--repeats R]
+//   build/release/examples/mnist_quantize ../shared/realdata [--images N] [--repeats R] [--no-qat] [--chart F.svg]
 //
 // Loads the ONNX model zoo's MNIST CNN (../shared/realdata/mnist-cntk) into an nn::Sequential, checks the fp32
 // forward pass against the stored float64 reference logits, then for each scheme prints top-1, agreement with fp32,
@@ -10,17 +10,23 @@
 //   convert) with per-tensor or per-channel weights and each calibrator, weight-only int4 / int3 (fake-quantized
 //   weights, fp32 activations: a simulation), fp16 and bf16 weights and activations (simulation).
 // Then the latency per image of the fp32 model and of the int8 model at batch 1 and 64 (one thread, best of R).
+// Then quantization-aware training at 4, 3 and 2 weight bits (per channel, uint8 activations): fine-tuned on images
+// 0-4999 (2 epochs, batches of 50, SGD lr 0.001 momentum 0.9), with plain cross-entropy and with distillation from
+// the fp32 model (T = 4, alpha = 0.5), evaluated on images 5000-9999 after convert() against PTQ on the same split.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "mnist_cnn.hpp"
 #include "qmath/metrics.hpp"
+#include "qmath/nn/qat.hpp"
 #include "qmath/quant/fake_quant.hpp"
 
 namespace {
@@ -49,8 +55,105 @@ Scores score(const nn::Tensor4& logits, const nn::Tensor4& fp32, const mnist::Te
   return {100.0 * static_cast<double>(correct) / static_cast<double>(n), 100.0 * static_cast<double>(agree) / static_cast<double>(n), sqnr};
 }
 
+struct Row {
+  std::string scheme;
+  Scores scores;
+  std::size_t bytes;
+};
+std::vector<Row> rows;  // for the chart
+
 void print_row(const std::string& scheme, const Scores& s, std::size_t bytes) {
   std::printf("| %-40s | %6.2f %% | %7.2f %% | %8.2f | %6zu |\n", scheme.c_str(), s.top1, s.agreement, s.sqnr_db, bytes);
+  rows.push_back({scheme, s, bytes});
+}
+
+struct QatRow {
+  int bits;
+  double ptq, qat, distilled;  // top-1 on the evaluation half
+};
+
+// Left: logit SQNR against parameter bytes per scheme (log x); right: top-1 of PTQ / QAT / QAT + distillation per
+// weight width. Plain SVG so that the example needs nothing beyond the library.
+void write_chart(const std::string& path, const std::vector<QatRow>& qat) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) throw std::runtime_error("cannot write " + path);
+  const double w = 960, h = 420, left = 70, top = 40, pw = 400, ph = 300;
+  std::fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%g' height='%g' font-family='sans-serif' font-size='11'>\n", w, h);
+  std::fprintf(f, "<rect width='100%%' height='100%%' fill='white'/>\n");
+  // Panel 1.
+  const double bx0 = std::log10(2000.0), bx1 = std::log10(30000.0), y1 = 80.0;
+  auto px = [&](double bytes) { return left + (std::log10(bytes) - bx0) / (bx1 - bx0) * pw; };
+  auto py = [&](double db) { return top + ph - std::min(std::max(db, 0.0), y1) / y1 * ph; };
+  std::fprintf(f, "<text x='%g' y='20' font-size='13'>MNIST CNN: logit SQNR vs fp32 against parameter bytes</text>\n", left);
+  std::fprintf(f, "<rect x='%g' y='%g' width='%g' height='%g' fill='none' stroke='#444'/>\n", left, top, pw, ph);
+  for (double db = 0; db <= y1; db += 20)
+    std::fprintf(f, "<text x='%g' y='%g' text-anchor='end'>%g</text><line x1='%g' x2='%g' y1='%g' y2='%g' stroke='#ddd'/>\n",
+                 left - 4, py(db) + 4, db, left, left + pw, py(db), py(db));
+  for (double bytes : {2000.0, 5000.0, 10000.0, 20000.0})
+    std::fprintf(f, "<text x='%g' y='%g' text-anchor='middle'>%g</text>\n", px(bytes), top + ph + 14, bytes);
+  std::fprintf(f, "<text x='%g' y='%g' text-anchor='middle'>parameter bytes (log)</text>\n", left + pw / 2, top + ph + 30);
+  std::fprintf(f, "<text transform='translate(16 %g) rotate(-90)' text-anchor='middle'>logit SQNR, dB (fp32: inf)</text>\n", top + ph / 2);
+  struct Label {
+    double x, y;
+    std::string text;
+  };
+  std::vector<Label> labels;
+  for (const Row& r : rows) {
+    if (!std::isfinite(r.scores.sqnr_db)) continue;
+    const bool interesting = r.scheme.find("minmax") != std::string::npos || r.scheme.find("static") == std::string::npos;
+    const char* color = r.scheme.find("static") != std::string::npos ? "#1f77b4"
+                        : r.scheme.find("weight-only") != std::string::npos ? "#d62728" : "#2ca02c";
+    const double x = px(static_cast<double>(r.bytes)), y = py(r.scores.sqnr_db);
+    std::fprintf(f, "<circle cx='%.1f' cy='%.1f' r='3.5' fill='%s'/>\n", x, y, color);
+    if (interesting) labels.push_back({x, y, r.scheme});
+  }
+  // Top to bottom, each label moved down until it overlaps none placed before (keeps their vertical order).
+  std::sort(labels.begin(), labels.end(), [](const Label& a, const Label& b) { return a.y < b.y; });
+  struct Box {
+    double x0, x1, y;
+  };
+  std::vector<Box> placed;
+  for (const Label& l : labels) {
+    const bool left_side = l.x > left + 0.55 * pw;  // labels of right-hand points end at the point
+    const double width = 6.2 * static_cast<double>(l.text.size());
+    Box b{left_side ? l.x - 5 - width : l.x + 5, left_side ? l.x - 5 : l.x + 5 + width, l.y + 4};
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (const Box& o : placed)
+        if (b.x0 < o.x1 && o.x0 < b.x1 && std::fabs(b.y - o.y) < 12) {
+          b.y = o.y + 12;
+          moved = true;
+        }
+    }
+    placed.push_back(b);
+    std::fprintf(f, "<text x='%.1f' y='%.1f'%s>%s</text>\n", left_side ? b.x1 : b.x0, b.y,
+                 left_side ? " text-anchor='end'" : "", l.text.c_str());
+  }
+  // Panel 2.
+  const double l2 = left + pw + 90, y0 = 90.0;
+  auto qy = [&](double top1) { return top + ph - (std::min(std::max(top1, y0), 100.0) - y0) / (100.0 - y0) * ph; };
+  std::fprintf(f, "<text x='%g' y='20' font-size='13'>top-1 on images 5000-9999: PTQ, QAT, QAT + distillation</text>\n", l2);
+  std::fprintf(f, "<rect x='%g' y='%g' width='%g' height='%g' fill='none' stroke='#444'/>\n", l2, top, pw, ph);
+  for (double t = y0; t <= 100.0; t += 2)
+    std::fprintf(f, "<text x='%g' y='%g' text-anchor='end'>%g</text><line x1='%g' x2='%g' y1='%g' y2='%g' stroke='#ddd'/>\n",
+                 l2 - 4, qy(t) + 4, t, l2, l2 + pw, qy(t), qy(t));
+  const char* colors[3] = {"#d62728", "#1f77b4", "#2ca02c"};
+  const char* names[3] = {"PTQ", "QAT", "QAT + distillation"};
+  for (std::size_t g = 0; g < qat.size(); ++g) {
+    const double gx = l2 + 30 + static_cast<double>(g) * (pw - 40) / static_cast<double>(qat.size());
+    const double values[3] = {qat[g].ptq, qat[g].qat, qat[g].distilled};
+    for (int k = 0; k < 3; ++k)
+      std::fprintf(f, "<rect x='%.1f' y='%.1f' width='28' height='%.1f' fill='%s'/><text x='%.1f' y='%.1f' text-anchor='middle' font-size='9'>%.2f</text>\n",
+                   gx + k * 30, qy(values[k]), top + ph - qy(values[k]), colors[k], gx + k * 30 + 14, qy(values[k]) - 3, values[k]);
+    std::fprintf(f, "<text x='%.1f' y='%g' text-anchor='middle'>W%dA8</text>\n", gx + 44, top + ph + 14, qat[g].bits);
+  }
+  for (int k = 0; k < 3; ++k)
+    std::fprintf(f, "<rect x='%g' y='%g' width='10' height='10' fill='%s'/><text x='%g' y='%g'>%s</text>\n", l2 + 10 + k * 120.0,
+                 top + ph + 28, colors[k], l2 + 24 + k * 120.0, top + ph + 37, names[k]);
+  std::fprintf(f, "<text x='%g' y='%g' fill='#666'>blue: static int8 (all calibrators), red: weight-only int4 / int3, green: others</text>\n",
+               left, h - 12);
+  std::fprintf(f, "</svg>\n");
+  std::fclose(f);
 }
 
 // Symmetric weight-only fake quantization with `bits`: S = max|w| / qmax (per tensor or per output channel), codes
@@ -141,18 +244,28 @@ int main(int argc, char** argv) {
   std::string realdata = "../shared/realdata";
   std::size_t images = 10000;
   int repeats = 5;
+  bool qat = true;
+  std::string chart;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--images" && i + 1 < argc) {
+    if (arg == "--no-qat") {
+      qat = false;
+    } else if (arg == "--chart" && i + 1 < argc) {
+      chart = argv[++i];
+    } else if (arg == "--images" && i + 1 < argc) {
       images = std::strtoul(argv[++i], nullptr, 10);
     } else if (arg == "--repeats" && i + 1 < argc) {
       repeats = std::max(1, std::atoi(argv[++i]));
     } else if (arg.rfind("--", 0) == 0) {
-      std::fprintf(stderr, "usage: %s [REALDATA_DIR] [--images N] [--repeats R]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [REALDATA_DIR] [--images N] [--repeats R] [--no-qat] [--chart FILE.svg]\n", argv[0]);
       return 2;
     } else {
       realdata = arg;
     }
+  }
+  if (!std::ifstream(realdata + "/mnist-cntk/weights/fc.weight.bin").good()) {
+    std::fprintf(stderr, "mnist_quantize: %s/mnist-cntk is absent: pass the folder of the shared real data\n", realdata.c_str());
+    return 77;  // "skipped" for ctest
   }
   try {
     const nn::Sequential model = mnist::load_model(realdata);
@@ -222,6 +335,65 @@ int main(int argc, char** argv) {
       const double q = best_ms_per_image([&] { for (const auto& b : batches) sink += timed.forward(b, one_thread).data()[0]; },
                                          count, repeats);
       std::printf("| %5zu | %7.4f | %7.4f | %6.2fx |%s\n", batch, f, q, f / q, sink == 12345.678 ? " " : "");
+    }
+
+    std::vector<QatRow> qat_rows;
+    if (qat) {
+      // QAT: tune on 0-4999, evaluate on 5000-9999 (needs the whole test set).
+      const std::size_t half = test.count / 2;
+      const nn::Tensor4 eval = test.batch(half, test.count - half);
+      const nn::Tensor4 eval_fp32 = model.forward(eval);
+      mnist::TestSet second = test;  // labels of the evaluation half first, for score()
+      second.labels.erase(second.labels.begin(), second.labels.begin() + static_cast<std::ptrdiff_t>(half));
+      std::printf("\nquantization-aware training: tuned on images 0-%zu, evaluated on %zu-%zu (int8 after convert)\n",
+                  half - 1, half, test.count - 1);
+      std::printf("| %-44s | top-1    | agrees    | SQNR dB  | int8 = simulation |\n", "scheme");
+      std::printf("| %s | --- | --- | --- | --- |\n", std::string(44, '-').c_str());
+      const Scores base = score(eval_fp32, eval_fp32, second);
+      std::printf("| %-44s | %6.2f %% | %7.2f %% | %8s | %17s |\n", "fp32", base.top1, base.agreement, "inf", "");
+      for (int bits : {4, 3, 2}) {
+        nn::StaticQuantConfig config;
+        config.weight_bits = bits;
+        nn::PreparedModel prepared = nn::prepare(model, config);
+        for (std::size_t b = 0; b < 10; ++b) prepared.calibrate(test.batch(100 * b, 100));
+        const Scores ptq = score(prepared.convert().forward(eval), eval_fp32, second);
+        qat_rows.push_back({bits, ptq.top1, 0.0, 0.0});
+        std::printf("| %-44s | %6.2f %% | %7.2f %% | %8.2f | %17s |\n",
+                    ("PTQ W" + std::to_string(bits) + "A8 per-channel minmax").c_str(), ptq.top1, ptq.agreement, ptq.sqnr_db, "");
+        for (bool distill : {false, true}) {
+          nn::QatConfig qc;
+          qc.weight_bits = bits;
+          nn::QatModel trainee(model, qc);
+          const auto start = std::chrono::steady_clock::now();
+          for (int epoch = 0; epoch < 2; ++epoch)
+            for (std::size_t at = 0; at + 50 <= half; at += 50) {
+              const nn::Tensor4 batch = test.batch(at, 50);
+              const std::vector<int> labels(test.labels.begin() + static_cast<std::ptrdiff_t>(at),
+                                            test.labels.begin() + static_cast<std::ptrdiff_t>(at + 50));
+              const nn::Tensor4 logits = trainee.forward(batch, true);
+              const nn::LossResult loss = distill ? nn::distillation_loss(logits, model.forward(batch), labels, 4.0f, 0.5f)
+                                                  : nn::softmax_cross_entropy(logits, labels);
+              trainee.backward(loss.gradient);
+              trainee.step({0.001f, 0.9f});
+            }
+          const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          const nn::Tensor4 simulated = trainee.forward(eval, false);
+          const nn::Tensor4 int8 = trainee.convert().forward(eval);
+          const Scores q = score(int8, eval_fp32, second);
+          const Scores same = score(int8, simulated, second);
+          char label[64];
+          std::snprintf(label, sizeof label, "QAT W%dA8 per-channel%s (%.1f s)", bits, distill ? " + distillation" : "", seconds);
+          (distill ? qat_rows.back().distilled : qat_rows.back().qat) = q.top1;
+          std::printf("| %-44s | %6.2f %% | %7.2f %% | %8.2f | %6.2f %% / %4.1f dB |\n", label, q.top1, q.agreement, q.sqnr_db,
+                      same.agreement, same.sqnr_db);
+        }
+      }
+      std::printf("(int8 = simulation: top-1 agreement and logit SQNR of the converted int8 model against the QAT model's"
+                  " own fake-quantized forward)\n");
+    }
+    if (!chart.empty()) {
+      write_chart(chart, qat_rows);
+      std::printf("chart: %s\n", chart.c_str());
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mnist_quantize: %s\n", e.what());
