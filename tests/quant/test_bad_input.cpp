@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // tests/quant/test_bad_input.cpp: one test per row of README's bad-input table: NaN and Inf data on every ISA path
 // and profile, invalid parameters and shapes (qmath::error naming the argument, nothing written), empty tensors.
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "qmath/calib/histogram.hpp"
 #include "qmath/core/cpu.hpp"
+#include "qmath/nn/dynamic_linear.hpp"
 #include "qmath/quant/choose.hpp"
 #include "qmath/quant/quantize.hpp"
 #include "qmath/quant/requantize.hpp"
@@ -193,6 +197,85 @@ TEST(EmptyTensors, NoOp) {
   // A non-empty tensor with a null pointer is an error, not a crash.
   std::int8_t q[2];
   expect_error([&] { qmath::quantize(static_cast<const float*>(nullptr), 2, p, q); }, "null");
+}
+
+// Row: extreme but finite ranges. Every profile and scheme gives a usable scale: a range wider than FLT_MAX is
+// measured in double (float's max' - min' would be +Inf), a scale that would underflow follows the profile's
+// all-zero rule (scale 1).
+bool usable(float s) { return std::isfinite(s) && s > 0.0f && std::isfinite(1.0f / s); }
+
+TEST(DegenerateRanges, EveryProfileGivesAUsableScale) {
+  const float big = 3e38f;
+  for (profile numerics : kProfiles)
+    for (qmath::scheme kind : {qmath::scheme::affine, qmath::scheme::symmetric}) {
+      qmath::ChooseOptions o;
+      o.numerics = numerics;
+      o.kind = kind;
+      for (const auto& [lo, hi] : std::vector<std::pair<float, float>>{{-big, big}, {-FLT_MAX, FLT_MAX}, {-1e-45f, 1e-45f},
+                                                                        {0.0f, 1e-44f}, {-1e-40f, 0.0f}, {0.0f, 0.0f}}) {
+        const QParams<std::int8_t> s8 = qmath::choose_qparams<std::int8_t>(lo, hi, o);
+        const QParams<std::uint8_t> u8 = qmath::choose_qparams<std::uint8_t>(lo, hi, o);
+        EXPECT_TRUE(usable(s8.scale[0]) && usable(u8.scale[0])) << lo << " " << hi << " " << s8.scale[0] << " " << u8.scale[0];
+      }
+      // [-3e38, 3e38] is represented: its ends quantize to the ends of the code range and come back within a step.
+      const QParams<std::int8_t> p = qmath::choose_qparams<std::int8_t>(-big, big, o);
+      const float x[2] = {-big, big};
+      std::int8_t q[2];
+      float back[2];
+      qmath::quantize(x, 2, p, q);
+      qmath::dequantize(q, 2, p, back);
+      for (int i = 0; i < 2; ++i) EXPECT_LE(std::fabs(back[i] - x[i]), p.scale[0]) << static_cast<int>(numerics);
+    }
+  // pytorch affine on [-3e38, 3e38]: 6e38 / 255 computed in double, then rounded to float.
+  EXPECT_EQ(qmath::choose_qparams<std::int8_t>(-big, big).scale[0], static_cast<float>(2.0 * static_cast<double>(big) / 255.0));
+  qmath::ChooseOptions fzp;
+  fzp.float_zero_point = true;
+  EXPECT_TRUE(usable(qmath::choose_qparams<std::uint8_t>(-big, big, fzp).scale[0]));
+  // TFLite's symmetric rule on (-1e-45, 1e-45) divided 1e-45 by 127, giving scale 0.
+  qmath::ChooseOptions tflite;
+  tflite.numerics = profile::tflite;
+  tflite.kind = qmath::scheme::symmetric;
+  EXPECT_EQ(qmath::choose_qparams<std::int8_t>(-1e-45f, 1e-45f, tflite).scale[0], 1.0f);
+}
+
+TEST(DegenerateRanges, HistogramRefusesDataWiderThanFloat) {
+  qmath::HistogramObserver h(64, 4);
+  const float wide[2] = {-3e38f, 3e38f};
+  expect_error([&] { h.update(wide, 2); }, "wider than FLT_MAX");
+  EXPECT_TRUE(h.empty());
+  EXPECT_EQ(h.counts().finite, 0u);
+  const float left[2] = {-3e38f, -1.0f}, right[1] = {3e38f};
+  h.update(left, 2);
+  expect_error([&] { h.update(right, 1); }, "wider than FLT_MAX");
+  EXPECT_EQ(h.max(), -1.0f);  // unchanged by the refused batch
+  EXPECT_EQ(h.counts().finite, 2u);
+  const qmath::Range r = h.l2_range<std::uint8_t>();
+  EXPECT_TRUE(std::isfinite(r.min) && std::isfinite(r.max));
+}
+
+TEST(DegenerateRanges, PerChannelChoiceOnAnEmptyTensorHasNoSlots) {
+  const TensorShape no_rows{{0, 4}};
+  const QParams<std::int8_t> p = qmath::choose_qparams<std::int8_t>(static_cast<const float*>(nullptr), no_rows, qmath::per_channel(0));
+  EXPECT_TRUE(p.scale.empty() && p.zero_point.empty());
+  EXPECT_NO_THROW(qmath::quantize(static_cast<const float*>(nullptr), no_rows, p, static_cast<std::int8_t*>(nullptr)));
+  // Along the non-empty axis there are 4 slots of [0, 0].
+  EXPECT_EQ(qmath::choose_qparams<std::int8_t>(static_cast<const float*>(nullptr), no_rows, qmath::per_channel(1)).scale.size(), 4u);
+  EXPECT_TRUE(qmath::choose_qparams<std::int8_t>(std::vector<float>{}, std::vector<float>{}, qmath::per_channel(0)).scale.empty());
+  expect_error([] { (void)qmath::choose_qparams<std::int8_t>(std::vector<float>{}, std::vector<float>{}, qmath::per_tensor()); },
+               "one range");
+}
+
+TEST(DegenerateRanges, DynamicLinearTakesHugeFiniteInput) {
+  const std::vector<float> w = {1e-3f, -2e-3f, 5e-4f, 1e-3f, 1e-3f, -1e-3f};  // 2 x 3
+  const qmath::DynamicQuantizedLinear layer(w.data(), 2, 3, nullptr);
+  const float x[3] = {3e38f, -3e38f, 1e38f};
+  float y[2];
+  ASSERT_NO_THROW(layer.forward(x, 1, 3, y, 2));
+  for (int n = 0; n < 2; ++n) {
+    double expected = 0.0;
+    for (int k = 0; k < 3; ++k) expected += static_cast<double>(x[k]) * w[static_cast<std::size_t>(n * 3 + k)];
+    EXPECT_NEAR(y[n], expected, 0.02 * 3e38 * 2e-3) << n;
+  }
 }
 
 }  // namespace

@@ -337,6 +337,13 @@ class HistogramObserver {
       nan += block_nan;
       non_finite += block_non_finite;
     }
+    if (n != non_finite) {
+      const float lo = empty() ? batch_min : std::min(batch_min, min_), hi = empty() ? batch_max : std::max(batch_max, max_);
+      if (!(hi - lo <= FLT_MAX))
+        detail::fail("qmath::HistogramObserver::update",
+                     "the values seen span [" + detail::float_text(lo) + ", " + detail::float_text(hi) +
+                         "], wider than FLT_MAX: float bins cannot cover it (scale the data first); the observer is unchanged");
+    }
     counts_.nan += nan;
     counts_.inf += non_finite - nan;
     counts_.finite += n - non_finite;

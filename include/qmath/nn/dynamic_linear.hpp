@@ -10,7 +10,8 @@
 //   y = fma(float(C), Sx * Sw[n], bias[n]),  C = sum_k (xq - Zx) * Wq       exact int32 (kernels/gemm.hpp)
 // PyTorch's x86 backend quantizes activations with reduce_range (7 bits) because its AVX2 kernel saturates; qmath's
 // kernels are exact for all 8 bits, so the full range is used. NaN inputs are ignored by the range and quantize to
-// the zero point (0.0); an infinite input has no finite scale, so forward() throws. K (in_features) is limited to
+// the zero point (0.0); an infinite input has no finite scale, so forward() throws (finite input up to +-FLT_MAX is
+// accepted; an output beyond float's range is +-Inf). K (in_features) is limited to
 // 65793 (the int32 exactness bound for these ranges).
 #pragma once
 

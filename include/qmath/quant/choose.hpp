@@ -3,7 +3,8 @@
 // per-slot min/max of a tensor (schemes layer).
 //
 // Every rule first widens the range to contain 0 (min' = min(min, 0), max' = max(max, 0)), so 0.0 is always exactly
-// representable, then:
+// representable, then (where max' - min' overflows float, qmath takes it in double: the profiles' float arithmetic
+// would give an infinite scale):
 //
 // pytorch (torch.ao.quantization observers, float32 arithmetic, eps = 2^-23):
 //   affine     S = max(( max' - min') / float(qmax - qmin), eps);  Z = clamp(qmin - round_even(min' / S), qmin, qmax)
@@ -61,6 +62,15 @@ inline std::int32_t clamp_code(double v, std::int32_t qmin, std::int32_t qmax) n
   return static_cast<std::int32_t>(std::min(std::max(v, static_cast<double>(qmin)), static_cast<double>(qmax)));
 }
 
+/// (max' - min') / span in float as the profiles compute it; when the float difference overflows (a finite range
+/// wider than FLT_MAX, such as [-3e38, 3e38]) the difference and quotient are taken in double instead, so the scale
+/// is the finite float it should be rather than +Inf.
+inline float span_over(float max_pos, float min_neg, float span) noexcept {
+  const float d = max_pos - min_neg;
+  if (d <= FLT_MAX) return d / span;
+  return static_cast<float>((static_cast<double>(max_pos) - static_cast<double>(min_neg)) / static_cast<double>(span));
+}
+
 template <class Q>
 SlotParams choose_slot(float min, float max, const ChooseOptions& o, std::int32_t qmin, std::int32_t qmax) {
   const float min_neg = std::min(min, 0.0f), max_pos = std::max(max, 0.0f);
@@ -70,7 +80,7 @@ SlotParams choose_slot(float min, float max, const ChooseOptions& o, std::int32_
     case profile::pytorch: {
       const float eps = FLT_EPSILON;  // torch.finfo(torch.float32).eps
       if (o.float_zero_point) {
-        const float s = (max - min) / span;
+        const float s = span_over(max, min, span);
         r.scale = s > eps ? s : 1.0f;
         r.float_zero_point = -min / r.scale;
       } else if (o.kind == scheme::symmetric) {
@@ -80,7 +90,7 @@ SlotParams choose_slot(float min, float max, const ChooseOptions& o, std::int32_
           r.zero_point = o.narrow_range ? static_cast<std::int32_t>((static_cast<std::int64_t>(qmin) + qmax) / 2)
                                         : static_cast<std::int32_t>(std::int64_t{1} << (int_traits<Q>::kBits - 1));
       } else {
-        r.scale = std::max((max_pos - min_neg) / span, eps);
+        r.scale = std::max(span_over(max_pos, min_neg, span), eps);
         r.zero_point = clamp_code(static_cast<double>(qmin) - std::nearbyint(min_neg / r.scale), qmin, qmax);
       }
       break;
@@ -88,10 +98,10 @@ SlotParams choose_slot(float min, float max, const ChooseOptions& o, std::int32_
     case profile::onnx: {
       if (o.kind == scheme::symmetric) {
         const float amax = std::max(-min_neg, max_pos);
-        r.scale = static_cast<float>(static_cast<double>(2.0f * amax) / static_cast<double>(span));
+        r.scale = static_cast<float>(2.0 * static_cast<double>(amax) / static_cast<double>(span));
         r.zero_point = static_cast<std::int32_t>(std::nearbyint((static_cast<double>(qmin) + qmax) / 2.0));
       } else {
-        r.scale = (max_pos - min_neg) / span;
+        r.scale = span_over(max_pos, min_neg, span);
         if (r.scale >= FLT_MIN) {
           const float zp = static_cast<float>(qmin) - min_neg / r.scale;
           r.zero_point = static_cast<std::int32_t>(
@@ -113,7 +123,7 @@ SlotParams choose_slot(float min, float max, const ChooseOptions& o, std::int32_
           r.scale = amax / (span / 2.0f);
           r.zero_point = static_cast<std::int32_t>((static_cast<std::int64_t>(qmin) + qmax + 1) / 2);
         }
-        if (amax == 0.0f) r.scale = 1.0f;
+        if (!(r.scale >= FLT_MIN)) r.scale = 1.0f;  // amax = 0, or so small that the scale underflows
       } else {
         const double rmin = min_neg, rmax = max_pos, qmin_d = qmin, qmax_d = qmax;
         if (rmin == rmax) {
@@ -126,6 +136,10 @@ SlotParams choose_slot(float min, float max, const ChooseOptions& o, std::int32_
           const double zp = err_min < err_max ? zp_from_min : zp_from_max;
           r.zero_point = zp < qmin_d ? qmin : zp > qmax_d ? qmax : static_cast<std::int32_t>(std::round(zp));
           r.scale = static_cast<float>(s);
+          if (!(r.scale >= FLT_MIN)) {  // a range so narrow that the scale underflows: as an all-zero range
+            r.scale = 1.0f;
+            r.zero_point = clamp_code(0.0, qmin, qmax);
+          }
         }
       }
       break;
@@ -137,14 +151,17 @@ SlotParams choose_slot(float min, float max, const ChooseOptions& o, std::int32_
 }  // namespace detail
 
 /// Parameters for the ranges mins[k], maxs[k] of the slots of granularity g (one pair per slot, in the slot order of
-/// qparams.hpp). Every slot must have finite min <= max.
-/// @throws qmath::error on a non-finite or inverted range, mismatched lengths, or float_zero_point with a
-///         profile other than pytorch or with the symmetric scheme.
+/// qparams.hpp). Every slot must have finite min <= max. Per channel / group, no ranges (a tensor with zero channels)
+/// give parameters with no slots. Every scale returned is a normal float with a finite reciprocal: ranges wider than
+/// FLT_MAX are measured in double (see span_over), scales that would underflow follow each profile's all-zero rule.
+/// @throws qmath::error on a non-finite or inverted range, mismatched lengths, float_zero_point with a profile other
+///         than pytorch or with the symmetric scheme, or (not expected from finite ranges) an unusable scale.
 template <class Q>
 QParams<Q> choose_qparams(const std::vector<float>& mins, const std::vector<float>& maxs, const Granularity& g,
                           const ChooseOptions& o = {}) {
   constexpr const char* fn = "qmath::choose_qparams";
-  detail::require(mins.size() == maxs.size() && !mins.empty(), fn, "mins and maxs must be non-empty and equally long");
+  detail::require(mins.size() == maxs.size(), fn, "mins and maxs must be equally long");
+  detail::require(!mins.empty() || g.kind != granularity_kind::per_tensor, fn, "per-tensor parameters take one range");
   detail::require(g.kind != granularity_kind::per_tensor || mins.size() == 1, fn,
                   "per-tensor parameters take one range");
   detail::require(!o.float_zero_point || (o.numerics == profile::pytorch && o.kind == scheme::affine), fn,
@@ -162,6 +179,9 @@ QParams<Q> choose_qparams(const std::vector<float>& mins, const std::vector<floa
     detail::require(std::isfinite(mins[k]) && std::isfinite(maxs[k]), fn, slot + " is not finite");
     detail::require(mins[k] <= maxs[k], fn, slot + " has min > max");
     const detail::SlotParams s = detail::choose_slot<Q>(mins[k], maxs[k], o, p.qmin, p.qmax);
+    if (!(std::isfinite(s.scale) && s.scale > 0.0f && std::isfinite(1.0f / s.scale)))
+      detail::fail(fn, slot + " [" + detail::float_text(mins[k]) + ", " + detail::float_text(maxs[k]) +
+                           "] gives the unusable scale " + detail::float_text(s.scale));
     p.scale[k] = s.scale;
     p.zero_point[k] = s.zero_point;
     if (o.float_zero_point) p.float_zero_point[k] = s.float_zero_point;
