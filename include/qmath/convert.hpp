@@ -17,6 +17,7 @@
 #include <unsupported/Eigen/CXX11/Tensor>
 
 #include "qmath/core/config.hpp"
+#include "qmath/eigen.hpp"
 #include "qmath/core/error.hpp"
 #include "qmath/kernels/dispatch.hpp"
 
@@ -68,24 +69,10 @@ inline void convert(const Eigen::bfloat16* src, float* dst, std::size_t n) noexc
 // ---- Eigen containers ----------------------------------------------------------------------------------------
 
 namespace convert_detail {
-
+using eigen_detail::is_tensor;  // eigen.hpp: the one Eigen boundary
+using eigen_detail::require_contiguous;
 template <class T>
-struct is_eigen_tensor : std::false_type {};
-template <class S, int N, int O, class I>
-struct is_eigen_tensor<Eigen::Tensor<S, N, O, I>> : std::true_type {};
-template <class P, int O, template <class> class M>
-struct is_eigen_tensor<Eigen::TensorMap<P, O, M>> : std::true_type {};
-
-/// Checks that a dense Eigen expression with direct access is stored contiguously (no inner or outer gaps).
-template <class Derived>
-inline void require_contiguous(const Eigen::DenseBase<Derived>& x, const char* function, const char* name) {
-  const auto& d = x.derived();
-  const bool contiguous =
-      d.size() == 0 || (d.innerStride() == 1 && (d.outerSize() <= 1 || d.outerStride() == d.innerSize()));
-  qmath::detail::require(contiguous, function, std::string(name) + " must be stored contiguously (inner stride 1, no outer gap)");
-}
-
-
+using is_eigen_tensor = eigen_detail::is_tensor<T>;
 }  // namespace convert_detail
 
 /// Converts a dense, contiguous Eigen matrix/array/Map (float <-> Eigen::half / Eigen::bfloat16) into `dst`,

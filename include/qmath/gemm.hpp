@@ -42,6 +42,7 @@
 #include "qmath/core/aligned_buffer.hpp"
 #include "qmath/core/cpu.hpp"
 #include "qmath/core/error.hpp"
+#include "qmath/eigen.hpp"
 #include "qmath/core/parallel.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/kernels/dispatch.hpp"
@@ -673,6 +674,36 @@ template <class Output>
 void gemm(const GemmAF32& a, const PackedGemmB& b, const Output& out, const GemmOptions& options = {}) {
   detail::check_common(b, options);
   detail::run_gemm(detail::resolve_a(a, b.k()), b, out, options);
+}
+
+// ---- Eigen forms (eigen.hpp) ----------------------------------------------------------------------------------
+
+/// Activations from a row-major Eigen matrix / Map / Ref / Block of uint8_t or int8_t (M = rows, K = cols, lda =
+/// outer stride). A column-major matrix does not compile (it would be read transposed).
+template <class Derived>
+GemmA<std::remove_const_t<typename Derived::Scalar>> gemm_a(const Eigen::DenseBase<Derived>& a,
+                                                             const std::int32_t* zero_point, std::size_t count = 1) {
+  const auto v = row_major_view(a, "qmath::gemm_a");
+  return {v.data, v.rows, v.ld, zero_point, count};
+}
+
+/// Packs weights held in an Eigen matrix of int8_t / uint8_t: `order` says what the matrix is logically (n_by_k: N x
+/// K, a Linear's [out, in]; k_by_n: K x N). Either storage order is read correctly: a column-major matrix is packed as
+/// the transposed layout of its memory. @throws qmath::error for an inner stride other than 1, and as the raw form.
+template <class Derived>
+PackedGemmB pack_gemm_b(const Eigen::DenseBase<Derived>& w, gemm_b_order order, const std::int32_t* zero_points,
+                        std::size_t zero_point_count, isa path = isa::none) {
+  using TB = std::remove_const_t<typename Derived::Scalar>;
+  const auto& d = w.derived();
+  detail::require(d.size() == 0 || d.innerStride() == 1, "qmath::pack_gemm_b", "the weights must have inner stride 1");
+  const std::ptrdiff_t rows = d.rows(), cols = d.cols();
+  const std::ptrdiff_t n = order == gemm_b_order::n_by_k ? rows : cols, k = order == gemm_b_order::n_by_k ? cols : rows;
+  const bool row_major = Derived::IsRowMajor || rows == 1 || cols == 1;
+  const std::ptrdiff_t ld = row_major ? (Derived::IsRowMajor ? static_cast<std::ptrdiff_t>(d.outerStride()) : cols)
+                                      : static_cast<std::ptrdiff_t>(d.outerStride());
+  const gemm_b_order memory_order =
+      row_major ? order : (order == gemm_b_order::n_by_k ? gemm_b_order::k_by_n : gemm_b_order::n_by_k);
+  return pack_gemm_b<TB>(d.data(), k, n, ld, memory_order, zero_points, zero_point_count, path);
 }
 
 QMATH_END_NAMESPACE  // qmath

@@ -30,6 +30,7 @@
 #include "qmath/core/config.hpp"
 #include "qmath/convert.hpp"
 #include "qmath/core/error.hpp"
+#include "qmath/eigen.hpp"
 #include "qmath/format/bf16.hpp"
 #include "qmath/format/bits.hpp"
 #include "qmath/format/fp16.hpp"
@@ -238,6 +239,23 @@ ErrorStats quantization_error(const float* x, const TensorShape& shape, const QP
     if (per_slot != nullptr) per_slot->push_back(a.stats());
   }
   return whole.stats();
+}
+
+/// Eigen forms of quantization_error and error_stats (eigen.hpp's views: tensors in their layout, contiguous
+/// matrices as [rows, cols] in their storage order). error_stats needs both operands in the same dims and order.
+template <class Q, class X, std::enable_if_t<eigen_detail::is_eigen_v<X>, int> = 0>
+ErrorStats quantization_error(const X& x, const QParams<Q>& p, std::vector<ErrorStats>* per_slot = nullptr) {
+  const auto v = view(x);
+  return quantization_error(v.data, v.shape, p, per_slot);
+}
+template <class X, class Y, std::enable_if_t<eigen_detail::is_eigen_v<X> && eigen_detail::is_eigen_v<Y>, int> = 0>
+ErrorStats error_stats(const X& reference, const Y& approximation) {
+  const auto r = view(reference);
+  const auto a = view(approximation);
+  detail::require(r.shape.dims == a.shape.dims && (r.shape.order == a.shape.order || r.shape.dims.size() < 2 ||
+                                                   r.size() == 0),
+                  "qmath::error_stats", "reference and approximation differ in dims or storage order");
+  return error_stats(r.data, a.data, r.size());
 }
 
 /// The floating-point storage formats of format/.

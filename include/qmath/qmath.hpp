@@ -5,6 +5,7 @@
 #include "qmath/core/config.hpp"
 #include "qmath/core/cpu.hpp"
 #include "qmath/core/error.hpp"
+#include "qmath/eigen.hpp"
 #include "qmath/format/bf16.hpp"
 #include "qmath/format/bits.hpp"
 #include "qmath/format/fp16.hpp"

@@ -54,6 +54,7 @@
 #include "qmath/core/config.hpp"
 #include "qmath/calib/common.hpp"
 #include "qmath/core/error.hpp"
+#include "qmath/eigen.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/quant/choose.hpp"
 #include "qmath/quant/qparams.hpp"
@@ -395,6 +396,16 @@ class HistogramObserver {
     }
     min_ = combined_min;
     max_ = combined_max;
+  }
+
+  /// Eigen form: any Eigen::Tensor / TensorMap or contiguous matrix / array / Map of float (the histogram ignores
+  /// shape and order). @throws qmath::error for a non-contiguous matrix, and as update(x, n).
+  template <class X, std::enable_if_t<eigen_detail::is_eigen_v<X>, int> = 0>
+  void update(const X& x) {
+    const auto v = view(x);
+    static_assert(std::is_same<std::remove_const_t<std::remove_pointer_t<decltype(v.data)>>, float>::value,
+                  "qmath::HistogramObserver::update: the tensor must hold float");
+    update(v.data, v.size());
   }
 
   /// True until a batch with a finite value has been seen.

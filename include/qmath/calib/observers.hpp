@@ -58,6 +58,7 @@
 #include "qmath/core/config.hpp"
 #include "qmath/calib/common.hpp"
 #include "qmath/core/error.hpp"
+#include "qmath/eigen.hpp"
 #include "qmath/quant/choose.hpp"
 #include "qmath/quant/layout.hpp"
 #include "qmath/quant/qparams.hpp"
@@ -65,14 +66,6 @@
 QMATH_BEGIN_NAMESPACE
 namespace detail {
 
-template <class T>
-struct is_dense_eigen_tensor : std::false_type {};
-template <class S, int N, int O, class I>
-struct is_dense_eigen_tensor<Eigen::Tensor<S, N, O, I>> : std::true_type {};
-template <class P, int O, template <class> class M>
-struct is_dense_eigen_tensor<Eigen::TensorMap<P, O, M>> : std::true_type {};
-
-/// Per-slot min/max of the finite elements of one batch; `seen[s]` is 0 where slot s had none.
 struct BatchRanges {
   std::vector<float> min, max;
   std::vector<unsigned char> seen;
@@ -185,27 +178,29 @@ class RangeObserverBase {
   }
 
   /// Observes an Eigen::Tensor, TensorMap or tensor expression of float (evaluated first when it is not stored);
-  /// dims and axes count as Eigen does, in the tensor's layout.
+  /// dims and axes count as Eigen does, in the tensor's layout (eigen.hpp).
   template <class Expr>
   void update(const Eigen::TensorBase<Expr, Eigen::ReadOnlyAccessors>& t) {
     using traits = Eigen::internal::traits<Expr>;
     static_assert(std::is_same<std::remove_const_t<typename traits::Scalar>, float>::value,
                   "qmath::observer::update: the tensor must hold float");
-    constexpr int rank = traits::NumDimensions;
-    constexpr int layout = static_cast<int>(traits::Layout);
-    const auto shape_of = [](const auto& dense) {
-      TensorShape shape;
-      shape.order = layout == static_cast<int>(Eigen::RowMajor) ? storage_order::row_major : storage_order::col_major;
-      for (int k = 0; k < rank; ++k) shape.dims.push_back(static_cast<std::int64_t>(dense.dimension(k)));
-      return shape;
-    };
-    if constexpr (is_dense_eigen_tensor<Expr>::value) {
-      const Expr& dense = static_cast<const Expr&>(t);
-      update(dense.data(), shape_of(dense));
+    if constexpr (eigen_detail::is_tensor_v<Expr>) {
+      const auto v = view(static_cast<const Expr&>(t));
+      update(v.data, v.shape);
     } else {
-      const Eigen::Tensor<float, rank, layout, typename traits::Index> dense(t);
-      update(dense.data(), shape_of(dense));
+      const Eigen::Tensor<float, traits::NumDimensions, static_cast<int>(traits::Layout), typename traits::Index> dense(t);
+      const auto v = view(dense);
+      update(v.data, v.shape);
     }
+  }
+
+  /// Observes a dense matrix / array / Map / Ref of float as [rows, cols] in its storage order (axis 0 = rows).
+  /// @throws qmath::error unless it is contiguous, and as update(x, shape).
+  template <class Matrix>
+  void update(const Eigen::DenseBase<Matrix>& m) {
+    static_assert(std::is_same<typename Matrix::Scalar, float>::value, "qmath::observer::update: the matrix must hold float");
+    const auto v = view(m, "qmath::observer::update", "the batch");
+    update(v.data, v.shape);
   }
 
  protected:

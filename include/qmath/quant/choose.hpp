@@ -36,6 +36,7 @@
 
 #include "qmath/core/config.hpp"
 #include "qmath/core/error.hpp"
+#include "qmath/eigen.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/quant/layout.hpp"
 #include "qmath/quant/qparams.hpp"
@@ -235,6 +236,19 @@ template <class Q>
 QParams<Q> choose_qparams(const float* x, const TensorShape& shape, const Granularity& g, const ChooseOptions& o = {}) {
   const Ranges r = minmax_ranges(x, shape, g);
   return choose_qparams<Q>(r.min, r.max, g, o);
+}
+
+/// Eigen form: an Eigen::Tensor / TensorMap (either layout; axes count as Eigen counts them) or a contiguous
+/// matrix / array / Map / Ref of float (axis 0 = rows), through eigen.hpp's view().
+///   Eigen::Tensor<float, 2, Eigen::RowMajor> w(64, 256);
+///   auto p = qmath::choose_qparams<std::int8_t>(w, qmath::per_channel(0), {qmath::scheme::symmetric});
+/// @throws qmath::error as the raw form, or for a non-contiguous matrix.
+template <class Q, class X, std::enable_if_t<eigen_detail::is_eigen_v<X>, int> = 0>
+QParams<Q> choose_qparams(const X& x, const Granularity& g, const ChooseOptions& o = {}) {
+  const auto v = view(x);
+  static_assert(std::is_same<std::remove_const_t<std::remove_pointer_t<decltype(v.data)>>, float>::value,
+                "qmath::choose_qparams: the tensor must hold float");
+  return choose_qparams<Q>(v.data, v.shape, g, o);
 }
 
 QMATH_END_NAMESPACE  // qmath

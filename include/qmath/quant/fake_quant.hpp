@@ -66,6 +66,7 @@
 
 #include "qmath/core/config.hpp"
 #include "qmath/core/error.hpp"
+#include "qmath/eigen.hpp"
 #include "qmath/format/int_traits.hpp"
 #include "qmath/format/rounding.hpp"
 #include "qmath/kernels/ref/quantize.hpp"
@@ -334,6 +335,30 @@ void fake_quantize(const float* x, const TensorShape& shape, const QParams<Q>& p
           detail::requantize_round_trip(x[i], s, factor[slot], p.zero_point[slot], p.qmin, p.qmax, numerics, in_range);
     if (mask != nullptr) mask[i] = in_range ? 1 : 0;
   });
+}
+
+/// Eigen form: fake quantizes an Eigen::Tensor / TensorMap or a contiguous matrix / array / Map of float into a new
+/// float object of the same dims and storage order; mask (optional) receives one byte per element in memory order.
+/// @throws qmath::error as the raw form, or for a non-contiguous matrix.
+template <class Q, class X, std::enable_if_t<eigen_detail::is_tensor_v<X>, int> = 0>
+Eigen::Tensor<float, X::NumDimensions, X::Layout, typename X::Index> fake_quantize(const X& x, const QParams<Q>& p,
+                                                                                   std::vector<std::uint8_t>* mask = nullptr) {
+  const auto v = view(x);
+  Eigen::Tensor<float, X::NumDimensions, X::Layout, typename X::Index> out(x.dimensions());
+  if (mask) mask->resize(v.size());
+  fake_quantize(v.data, v.shape, p, out.data(), mask ? mask->data() : nullptr);
+  return out;
+}
+template <class Q, class Derived>
+Eigen::Matrix<float, Derived::RowsAtCompileTime, Derived::ColsAtCompileTime, (Derived::IsRowMajor ? Eigen::RowMajor : Eigen::ColMajor)>
+fake_quantize(const Eigen::DenseBase<Derived>& x, const QParams<Q>& p, std::vector<std::uint8_t>* mask = nullptr) {
+  static_assert(std::is_same<typename Derived::Scalar, float>::value, "qmath::fake_quantize: x must hold float");
+  const auto v = view(x, "qmath::fake_quantize", "x");
+  Eigen::Matrix<float, Derived::RowsAtCompileTime, Derived::ColsAtCompileTime, (Derived::IsRowMajor ? Eigen::RowMajor : Eigen::ColMajor)>
+      out(x.rows(), x.cols());
+  if (mask) mask->resize(v.size());
+  fake_quantize(v.data, v.shape, p, out.data(), mask ? mask->data() : nullptr);
+  return out;
 }
 
 // ---- Straight-through backward -------------------------------------------------------------------------------------

@@ -146,16 +146,13 @@ void dequantize(const typename int_traits<Q>::storage* q, std::size_t n, const Q
 // ---- Eigen::Tensor / TensorMap ---------------------------------------------------------------------------------
 
 namespace quant_detail {
-using convert_detail::is_eigen_tensor;  // shared with convert.hpp
-using convert_detail::require_contiguous;
+template <class T>
+using is_eigen_tensor = eigen_detail::is_tensor<T>;  // eigen.hpp: the one Eigen boundary
+using eigen_detail::require_contiguous;
 
 template <class T>
 TensorShape shape_of_tensor(const T& t) {
-  TensorShape shape;
-  shape.order = (static_cast<int>(T::Layout) == static_cast<int>(Eigen::RowMajor)) ? storage_order::row_major
-                                                                                     : storage_order::col_major;
-  for (int k = 0; k < T::NumDimensions; ++k) shape.dims.push_back(static_cast<std::int64_t>(t.dimension(k)));
-  return shape;
+  return eigen_detail::tensor_shape(t);
 }
 template <class Derived>
 TensorShape shape_of_matrix(const Eigen::DenseBase<Derived>& m) {
