@@ -27,7 +27,7 @@ bool have_mnist() {
   if (!have_mnist())                                                                                           \
   GTEST_SKIP() << "needs " << kRealdata << "/mnist-cntk and mnist-t10k (the shared real-data folder is absent)"
 
-[[maybe_unused]] double sqnr_db(const nn::Tensor4& reference, const nn::Tensor4& y) {
+double sqnr_db(const nn::Tensor4& reference, const nn::Tensor4& y) {
   double signal = 0.0, noise = 0.0;
   for (Eigen::Index i = 0; i < y.size(); ++i) {
     signal += static_cast<double>(reference.data()[i]) * reference.data()[i];
@@ -36,7 +36,7 @@ bool have_mnist() {
   return 10.0 * std::log10(signal / noise);
 }
 
-[[maybe_unused]] double top1(const nn::Tensor4& logits, const mnist::TestSet& test, std::size_t first = 0) {
+double top1(const nn::Tensor4& logits, const mnist::TestSet& test, std::size_t first = 0) {
   std::size_t correct = 0;
   const auto n = static_cast<std::size_t>(logits.dimension(0));
   for (std::size_t i = 0; i < n; ++i) correct += mnist::argmax10(logits.data() + 10 * i) == test.labels[first + i];
@@ -50,7 +50,6 @@ nn::PreparedModel calibrated(const nn::Sequential& model, const mnist::TestSet& 
   return prepared;
 }
 
-#ifndef QMATH_MNIST_FULL
 
 TEST(Mnist, Fp32LogitsMatchTheReference) {
   QMATH_NEED_MNIST();
@@ -96,8 +95,7 @@ TEST(Mnist, Int8LogitsAreIdenticalOnEveryPath) {
   }
 }
 
-#else
-// All 10,000 images (test_mnist_full, ctest label "slow": optimized builds only).
+// All 10,000 images (ctest mnist_full, label "slow": optimized builds only).
 TEST(MnistFull, AccuracyAndSqnrMatchOrBeatTheTorchSimulation) {
   QMATH_NEED_MNIST();
   const nn::Sequential model = mnist::load_model(kRealdata);
@@ -121,6 +119,5 @@ TEST(MnistFull, AccuracyAndSqnrMatchOrBeatTheTorchSimulation) {
   EXPECT_GE(sqnr_db(fp32, dynamic), 40.0);
   EXPECT_NEAR(top1(dynamic, test), 98.90, 0.1);
 }
-#endif
 
 }  // namespace

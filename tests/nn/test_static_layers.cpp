@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <tuple>
@@ -17,6 +18,7 @@
 #include "qmath/kernels/ref/conv2d_u8s8.hpp"
 #include "qmath/kernels/ref/gemm_u8s8.hpp"
 #include "qmath/nn/model.hpp"
+#include "qmath/nn/qat.hpp"
 #include "qmath/quant/fake_quant.hpp"
 #include "support/gemm_tester.hpp"
 #include "support/isa_params.hpp"
@@ -403,6 +405,64 @@ TEST(NnModel, StaticWorkflowTracksFp32AndIsIdenticalOnEveryPath) {
     }
   }
   ASSERT_FALSE(first.empty());
+}
+
+TEST(NnModel, ResidualBlocksRunFoldAndConvert) {
+  std::mt19937 rng(34);
+  const float gamma[4] = {1.1f, 0.9f, 1.2f, 0.8f}, beta[4] = {0.1f, -0.1f, 0.0f, 0.2f}, mean[4] = {0.0f, 0.1f, -0.1f, 0.0f},
+              var[4] = {1.0f, 0.5f, 2.0f, 1.5f};
+  const nn::BatchNorm2d bn(4, gamma, beta, mean, var);
+  auto body = std::make_shared<const nn::Sequential>(std::vector<nn::Layer>{
+      random_conv(filter(4, 4, 3, 1, 1), rng), bn, nn::ReLU{}, random_conv(filter(4, 4, 3, 1, 1), rng), bn});
+  const std::vector<float> fc = random_vector(5 * 4 * 3 * 3, rng, 0.2f), fc_b = random_vector(5, rng, 0.1f);
+  const nn::Sequential model({random_conv(filter(2, 4, 3, 1, 1), rng), nn::ReLU{}, nn::Residual{body, true},
+                              nn::MaxPool2d{2, 2}, nn::Flatten{}, nn::Linear(fc.data(), 5, 36, fc_b.data())});
+  const nn::Tensor4 x = random_tensor(3, 6, 6, 2, rng, 0.0f, 1.0f);
+  // fp32: y = relu(x + body(x)).
+  const nn::Tensor4 h = nn::ReLU{}.forward(std::get<nn::Conv2d>(model.layers()[0]).forward(x));
+  const nn::Tensor4 block = std::get<nn::Residual>(model.layers()[2]).forward(h);
+  const nn::Tensor4 through_body = body->forward(h);
+  for (Eigen::Index i = 0; i < h.size(); ++i)
+    ASSERT_EQ(block.data()[i], std::max(through_body.data()[i] + h.data()[i], 0.0f));
+  // BatchNorm folded inside the block, the result unchanged.
+  const nn::Sequential folded = nn::fold_batchnorm(model);
+  EXPECT_EQ(std::get<nn::Residual>(folded.layers()[2]).body->layers().size(), 3u);
+  const nn::Tensor4 reference = model.forward(x), refolded = folded.forward(x);
+  for (Eigen::Index i = 0; i < reference.size(); ++i)
+    ASSERT_NEAR(refolded.data()[i], reference.data()[i], 1e-4f * (1.0f + std::fabs(reference.data()[i])));
+  // Static int8: the block becomes conv, conv and a quantized add, close to fp32 on every path.
+  for (qmath::isa path : qmath_test::compiled_gemm_isa_list()) {
+    if (!qmath::has(qmath::supported_isas(), path)) continue;
+    nn::StaticQuantConfig config;
+    config.path = path;
+    nn::PreparedModel prepared = nn::prepare(model, config);
+    ASSERT_EQ(prepared.observer_count(), 4u);  // input, conv, the block's output, fc
+    for (int b = 0; b < 4; ++b) prepared.calibrate(random_tensor(4, 6, 6, 2, rng, 0.0f, 1.0f));
+    const nn::QuantizedModel q = prepared.convert();
+    ASSERT_TRUE(std::holds_alternative<nn::QuantizedResidual>(q.layers()[1]));
+    EXPECT_EQ(std::get<nn::QuantizedResidual>(q.layers()[1]).body->layers().size(), 2u);
+    const nn::Tensor4 y = q.forward(x);
+    double signal = 0.0, noise = 0.0;
+    for (Eigen::Index i = 0; i < y.size(); ++i) {
+      signal += static_cast<double>(reference.data()[i]) * reference.data()[i];
+      noise += std::pow(static_cast<double>(y.data()[i]) - reference.data()[i], 2);
+    }
+    EXPECT_GT(10.0 * std::log10(signal / noise), 25.0) << qmath::isa_name(path);
+  }
+  // One calibration, converted for every path: the same logits.
+  nn::PreparedModel prepared = nn::prepare(model);
+  prepared.calibrate(random_tensor(8, 6, 6, 2, rng, 0.0f, 1.0f));
+  std::vector<float> same;
+  for (qmath::isa path : qmath_test::compiled_gemm_isa_list()) {
+    if (!qmath::has(qmath::supported_isas(), path)) continue;
+    const nn::Tensor4 y = prepared.convert(path).forward(x);
+    if (same.empty()) same.assign(y.data(), y.data() + y.size());
+    for (Eigen::Index i = 0; i < y.size(); ++i) ASSERT_EQ(y.data()[i], same[static_cast<std::size_t>(i)]) << qmath::isa_name(path);
+  }
+  EXPECT_LT(prepared.convert().parameter_bytes() * 3, model.parameter_bytes());
+  // Dynamic mode reaches into the block; QAT does not take residual blocks yet.
+  EXPECT_NO_THROW(nn::quantize_dynamic(model).forward(x));
+  EXPECT_THROW(nn::QatModel{model}, qmath::error);
 }
 
 TEST(NnModel, DynamicWorkflowReplacesLinearLayers) {

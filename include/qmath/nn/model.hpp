@@ -69,11 +69,21 @@ class DynamicLinear {
   std::shared_ptr<const DynamicQuantizedLinear> layer_;  // immutable once built; copies share it
 };
 
-using Layer = std::variant<Conv2d, Linear, ReLU, MaxPool2d, AvgPool2d, Flatten, BatchNorm2d, DynamicLinear>;
+class Sequential;
+
+/// A residual block: y = body(x) + x, then a ReLU when `relu` (ResNet's basic block puts it after the add). The
+/// body must keep the input's shape. Copies share the (immutable) body.
+struct Residual {
+  std::shared_ptr<const Sequential> body;
+  bool relu = false;
+  Tensor4 forward(const Tensor4& x) const;  // after Sequential
+};
+
+using Layer = std::variant<Conv2d, Linear, ReLU, MaxPool2d, AvgPool2d, Flatten, BatchNorm2d, DynamicLinear, Residual>;
 
 inline const char* layer_name(const Layer& layer) noexcept {
   static const char* const names[] = {"Conv2d", "Linear", "ReLU", "MaxPool2d", "AvgPool2d", "Flatten", "BatchNorm2d",
-                                      "DynamicLinear"};
+                                      "DynamicLinear", "Residual"};
   return names[layer.index()];
 }
 
@@ -113,6 +123,7 @@ class Sequential {
       if (const auto* l = std::get_if<Linear>(&layer)) bytes += 4 * static_cast<std::size_t>(l->weight().size() + l->bias().size());
       if (const auto* b = std::get_if<BatchNorm2d>(&layer)) bytes += 16 * static_cast<std::size_t>(b->channels());
       if (const auto* d = std::get_if<DynamicLinear>(&layer)) bytes += d->parameter_bytes();
+      if (const auto* r = std::get_if<Residual>(&layer)) bytes += r->body ? r->body->parameter_bytes() : 0;
     }
     return bytes;
   }
@@ -121,7 +132,14 @@ class Sequential {
   std::vector<Layer> layers_;
 };
 
-/// Every Conv2d directly followed by a BatchNorm2d becomes one Conv2d (fold_batchnorm); other layers are copied.
+inline Tensor4 Residual::forward(const Tensor4& x) const {
+  qmath::detail::require(body != nullptr, "qmath::nn::Residual::forward", "the block has no body");
+  Tensor4 y = add(body->forward(x), x);
+  return relu ? ReLU{}.forward(y) : y;
+}
+
+/// Every Conv2d directly followed by a BatchNorm2d becomes one Conv2d (fold_batchnorm), inside residual blocks too;
+/// other layers are copied.
 inline Sequential fold_batchnorm(const Sequential& model) {
   Sequential out;
   const auto& layers = model.layers();
@@ -131,6 +149,8 @@ inline Sequential fold_batchnorm(const Sequential& model) {
     if (conv && bn) {
       out.add(fold_batchnorm(*conv, *bn));
       ++i;
+    } else if (const auto* r = std::get_if<Residual>(&layers[i]); r && r->body) {
+      out.add(Residual{std::make_shared<const Sequential>(fold_batchnorm(*r->body)), r->relu});
     } else {
       out.add(layers[i]);
     }
@@ -138,12 +158,14 @@ inline Sequential fold_batchnorm(const Sequential& model) {
   return out;
 }
 
-/// PyTorch's quantize_dynamic: every Linear becomes a DynamicLinear; the rest stays fp32.
+/// PyTorch's quantize_dynamic: every Linear (inside residual blocks too) becomes a DynamicLinear; the rest stays fp32.
 inline Sequential quantize_dynamic(const Sequential& model, isa path = isa::none) {
   Sequential out;
   for (const Layer& layer : model.layers()) {
     if (const auto* linear = std::get_if<Linear>(&layer))
       out.add(DynamicLinear(*linear, path));
+    else if (const auto* r = std::get_if<Residual>(&layer); r && r->body)
+      out.add(Residual{std::make_shared<const Sequential>(quantize_dynamic(*r->body, path)), r->relu});
     else
       out.add(layer);
   }
@@ -269,8 +291,19 @@ struct QuantizedReLU {
   }
 };
 
-using QuantizedLayer =
-    std::variant<StaticQuantizedConv2d, StaticQuantizedLinear, QuantizedMaxPool2d, QuantizedFlatten, QuantizedReLU>;
+class QuantizedModel;
+
+/// A residual block on codes: y = quantized_add(x, body(x)) into the block's calibrated output parameters, with the
+/// block's ReLU fused into the add's clamp.
+struct QuantizedResidual {
+  std::shared_ptr<const QuantizedModel> body;
+  ActivationQParams output;
+  bool relu = false;
+  QuantizedTensor forward(const QuantizedTensor& x, const GemmOptions& options = {}) const;  // after QuantizedModel
+};
+
+using QuantizedLayer = std::variant<StaticQuantizedConv2d, StaticQuantizedLinear, QuantizedMaxPool2d, QuantizedFlatten,
+                                    QuantizedReLU, QuantizedResidual>;
 
 /// The converted int8 network: quantize the input, int8 layers, dequantize the output.
 class QuantizedModel {
@@ -312,6 +345,7 @@ class QuantizedModel {
     for (const QuantizedLayer& layer : layers_) {
       if (const auto* c = std::get_if<StaticQuantizedConv2d>(&layer)) bytes += c->parameter_bytes();
       if (const auto* l = std::get_if<StaticQuantizedLinear>(&layer)) bytes += l->parameter_bytes();
+      if (const auto* r = std::get_if<QuantizedResidual>(&layer)) bytes += r->body->parameter_bytes();
     }
     return bytes;
   }
@@ -323,7 +357,8 @@ class QuantizedModel {
       y = std::visit(
           [&](const auto& l) {
             if constexpr (std::is_same_v<std::decay_t<decltype(l)>, StaticQuantizedConv2d> ||
-                          std::is_same_v<std::decay_t<decltype(l)>, StaticQuantizedLinear>)
+                          std::is_same_v<std::decay_t<decltype(l)>, StaticQuantizedLinear> ||
+                          std::is_same_v<std::decay_t<decltype(l)>, QuantizedResidual>)
               return l.forward(y, options);
             else
               return l.forward(y);
@@ -336,6 +371,11 @@ class QuantizedModel {
   std::vector<QuantizedLayer> layers_;
   bool float_output_;
 };
+
+inline QuantizedTensor QuantizedResidual::forward(const QuantizedTensor& x, const GemmOptions& options) const {
+  const QuantizedTensor b = body->forward_codes(x, options);
+  return quantized_add(x, b, output, relu ? fused_activation::relu : fused_activation::none);
+}
 
 /// A model with observers, ready for calibration batches (see the top of this file).
 class PreparedModel {
@@ -350,12 +390,15 @@ class PreparedModel {
       const Layer& layer = layers[i];
       if (std::holds_alternative<Conv2d>(layer) || std::holds_alternative<Linear>(layer)) {
         const bool fuse = i + 1 < layers.size() && std::holds_alternative<ReLU>(layers[i + 1]);
-        steps_.push_back({i, fuse ? i + 1 : i, observers_.size()});
+        steps_.push_back({i, fuse ? i + 1 : i, observers_.size(), nullptr});
         observers_.emplace_back(config_);
         if (fuse) ++i;
       } else if (std::holds_alternative<MaxPool2d>(layer) || std::holds_alternative<Flatten>(layer) ||
                  std::holds_alternative<ReLU>(layer)) {
-        steps_.push_back({i, i, kNoObserver});
+        steps_.push_back({i, i, kNoObserver, nullptr});
+      } else if (const auto* r = std::get_if<Residual>(&layer); r && r->body) {
+        steps_.push_back({i, i, observers_.size(), std::make_shared<PreparedModel>(*r->body, config_)});
+        observers_.emplace_back(config_);  // the block's output, after the add (and its ReLU)
       } else {
         qmath::detail::fail(fn, std::string("layer ") + std::to_string(i) + " (" + layer_name(layer) +
                                     ") has no static int8 form");
@@ -367,15 +410,11 @@ class PreparedModel {
   std::size_t observer_count() const noexcept { return observers_.size(); }
   const ActivationObserver& observer(std::size_t i) const { return observers_.at(i); }
 
-  /// Runs the fp32 model on one batch, observing the model's input and each static layer's output.
+  /// Runs the fp32 model on one batch, observing the model's input and each static layer's output (inside residual
+  /// blocks too).
   void calibrate(const Tensor4& batch) {
     observers_[0].update(batch.data(), static_cast<std::size_t>(batch.size()));
-    std::size_t step = 0;
-    model_.forward(batch, [&](std::size_t i, Tensor4& y) {
-      while (step < steps_.size() && steps_[step].last < i) ++step;
-      if (step < steps_.size() && steps_[step].last == i && steps_[step].observer != kNoObserver)
-        observers_[steps_[step].observer].update(y.data(), static_cast<std::size_t>(y.size()));
-    });
+    run_observed(batch);
     calibrated_ = true;
   }
 
@@ -385,11 +424,50 @@ class PreparedModel {
   /// The int8 model with the GEMM kernels of `path` (isa::none: the active ones) instead of the config's.
   QuantizedModel convert(isa path) const {
     qmath::detail::require(calibrated_, "qmath::nn::PreparedModel::convert", "no calibration batch seen");
-    const auto& layers = model_.layers();
     const ActivationQParams input = observers_[0].qparams();
+    std::vector<QuantizedLayer> out = convert_layers(input, path);
+    const bool float_output = config_.float_output && !out.empty() && out.back().index() <= 1;
+    return QuantizedModel(input, std::move(out), float_output);
+  }
+
+ private:
+  static constexpr std::size_t kNoObserver = static_cast<std::size_t>(-1);
+  struct Step {
+    std::size_t first, last, observer;      // layers [first, last] of model_; observer of its output
+    std::shared_ptr<PreparedModel> nested;  // a residual block's body
+  };
+
+  Tensor4 run_observed(const Tensor4& x) {
+    const auto& layers = model_.layers();
+    Tensor4 y = x;
+    for (const Step& s : steps_) {
+      for (std::size_t i = s.first; i <= s.last; ++i) {
+        if (s.nested) {
+          const Tensor4 body = s.nested->run_observed(y);
+          y = add(body, y);
+          if (std::get<Residual>(layers[i]).relu) y = ReLU{}.forward(y);
+        } else {
+          y = std::visit([&](const auto& layer) { return layer.forward(y); }, layers[i]);
+        }
+      }
+      if (s.observer != kNoObserver) observers_[s.observer].update(y.data(), static_cast<std::size_t>(y.size()));
+    }
+    return y;
+  }
+
+  // The int8 layers of this (sub)model for an input with parameters `input`.
+  std::vector<QuantizedLayer> convert_layers(ActivationQParams input, isa path) const {
+    const auto& layers = model_.layers();
     ActivationQParams current = input;
     std::vector<QuantizedLayer> out;
     for (const Step& s : steps_) {
+      if (s.nested) {
+        const ActivationQParams output = observers_[s.observer].qparams();
+        auto body = std::make_shared<const QuantizedModel>(current, s.nested->convert_layers(current, path), false);
+        out.emplace_back(QuantizedResidual{std::move(body), output, std::get<Residual>(layers[s.first]).relu});
+        current = output;
+        continue;
+      }
       const Layer& first = layers[s.first];
       fused_activation act = fused_activation::none;
       if (s.last != s.first) act = std::isinf(std::get<ReLU>(layers[s.last]).cap) ? fused_activation::relu : fused_activation::relu6;
@@ -419,15 +497,9 @@ class PreparedModel {
         out.emplace_back(QuantizedReLU{std::get<ReLU>(first).cap});
       }
     }
-    const bool float_output = config_.float_output && !out.empty() && out.back().index() <= 1;
-    return QuantizedModel(input, std::move(out), float_output);
+    return out;
   }
 
- private:
-  static constexpr std::size_t kNoObserver = static_cast<std::size_t>(-1);
-  struct Step {
-    std::size_t first, last, observer;  // layers [first, last] of model_; observer of its output
-  };
   Sequential model_;
   StaticQuantConfig config_;
   std::vector<ActivationObserver> observers_;
