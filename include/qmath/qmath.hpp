@@ -34,3 +34,4 @@
 #include "qmath/nn/model.hpp"
 #include "qmath/nn/train.hpp"
 #include "qmath/nn/qat.hpp"
+#include "qmath/nn/serialize.hpp"
