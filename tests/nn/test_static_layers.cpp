@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <fstream>
 #include <limits>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -153,6 +156,50 @@ TEST(NnLayers, FoldedBatchNormComputesConvThenBatchNorm) {
   EXPECT_EQ(nn::fold_batchnorm(nn::Sequential({conv, bn, nn::ReLU{}})).layers().size(), 2u);
   const float one[3] = {1, 1, 1};
   EXPECT_THROW(nn::fold_batchnorm(conv, nn::BatchNorm2d(3, one, one, one, one)), qmath::error);
+}
+
+std::vector<float> hex_floats(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<float> v;
+  for (std::string word; in >> word;) {
+    const auto bits = static_cast<std::uint32_t>(std::stoul(word, nullptr, 16));
+    float f;
+    std::memcpy(&f, &bits, 4);
+    v.push_back(f);
+  }
+  return v;
+}
+
+// Against torch.nn.utils.fusion.fuse_conv_bn_eval (tests/vectors/gen_fold_vectors.py): the same formula in the same
+// order, so the folded weights agree to float rounding (torch.rsqrt vs 1 / sqrt may differ in the last bit).
+TEST(NnLayers, FoldBatchnormMatchesTorch) {
+  std::ifstream in(std::string(QMATH_TESTS_DIR) + "/vectors/nn/fold_batchnorm.txt");
+  ASSERT_TRUE(in.good()) << "tests/vectors/nn/fold_batchnorm.txt is missing";
+  int cases = 0;
+  for (std::string header; std::getline(in, header);) {
+    std::istringstream h(header);
+    std::string word;
+    std::ptrdiff_t ic, oc, groups, k;
+    float eps;
+    int has_bias;
+    h >> word >> ic >> oc >> groups >> k >> eps >> has_bias;
+    std::string lines[8];
+    for (std::string& l : lines) std::getline(in, l);
+    const std::vector<float> w = hex_floats(lines[0]), gamma = hex_floats(lines[2]), beta = hex_floats(lines[3]),
+                             mean = hex_floats(lines[4]), var = hex_floats(lines[5]), fused_w = hex_floats(lines[6]),
+                             fused_b = hex_floats(lines[7]);
+    const std::vector<float> b = has_bias ? hex_floats(lines[1]) : std::vector<float>();
+    const nn::Conv2d conv(filter(ic, oc, k, 1, 0, groups), w.data(), has_bias ? b.data() : nullptr);
+    const nn::Conv2d folded =
+        nn::fold_batchnorm(conv, nn::BatchNorm2d(oc, gamma.data(), beta.data(), mean.data(), var.data(), eps));
+    ASSERT_EQ(folded.weight().size(), fused_w.size());
+    for (std::size_t i = 0; i < fused_w.size(); ++i)
+      ASSERT_NEAR(folded.weight()[i], fused_w[i], 2e-7f * std::fabs(fused_w[i]) + 1e-30f) << header << " weight " << i;
+    for (std::size_t i = 0; i < fused_b.size(); ++i)
+      ASSERT_NEAR(folded.bias()[i], fused_b[i], 4e-7f * std::fabs(fused_b[i]) + 1e-7f) << header << " bias " << i;
+    ++cases;
+  }
+  EXPECT_EQ(cases, 3);
 }
 
 TEST(NnLayers, BadInputThrows) {
