@@ -11,8 +11,9 @@
 //   weights, fp32 activations: a simulation), fp16 and bf16 weights and activations (simulation).
 // Then the latency per image of the fp32 model and of the int8 model at batch 1 and 64 (one thread, best of R).
 // Then quantization-aware training at 4, 3 and 2 weight bits (per channel, uint8 activations): fine-tuned on images
-// 0-4999 (2 epochs, batches of 50, SGD lr 0.001 momentum 0.9), with plain cross-entropy and with distillation from
-// the fp32 model (T = 4, alpha = 0.5), evaluated on images 5000-9999 after convert() against PTQ on the same split.
+// 0-4999 (2 epochs, batches of 50, SGD lr 0.001 momentum 0.9), with plain cross-entropy, with distillation from
+// the fp32 model (T = 4, alpha = 0.5) and with distillation and LSQ learned scales, evaluated on images 5000-9999
+// after convert() against PTQ on the same split.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -69,7 +70,7 @@ void print_row(const std::string& scheme, const Scores& s, std::size_t bytes) {
 
 struct QatRow {
   int bits;
-  double ptq, qat, distilled;  // top-1 on the evaluation half
+  double ptq, qat, distilled, lsq;  // top-1 on the evaluation half
 };
 
 // Left: logit SQNR against parameter bytes per scheme (log x); right: top-1 of PTQ / QAT / QAT + distillation per
@@ -132,24 +133,24 @@ void write_chart(const std::string& path, const std::vector<QatRow>& qat) {
   // Panel 2.
   const double l2 = left + pw + 90, y0 = 90.0;
   auto qy = [&](double top1) { return top + ph - (std::min(std::max(top1, y0), 100.0) - y0) / (100.0 - y0) * ph; };
-  std::fprintf(f, "<text x='%g' y='20' font-size='13'>top-1 on images 5000-9999: PTQ, QAT, QAT + distillation</text>\n", l2);
+  std::fprintf(f, "<text x='%g' y='20' font-size='13'>top-1 on images 5000-9999: PTQ against QAT variants</text>\n", l2);
   std::fprintf(f, "<rect x='%g' y='%g' width='%g' height='%g' fill='none' stroke='#444'/>\n", l2, top, pw, ph);
   for (double t = y0; t <= 100.0; t += 2)
     std::fprintf(f, "<text x='%g' y='%g' text-anchor='end'>%g</text><line x1='%g' x2='%g' y1='%g' y2='%g' stroke='#ddd'/>\n",
                  l2 - 4, qy(t) + 4, t, l2, l2 + pw, qy(t), qy(t));
-  const char* colors[3] = {"#d62728", "#1f77b4", "#2ca02c"};
-  const char* names[3] = {"PTQ", "QAT", "QAT + distillation"};
+  const char* colors[4] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd"};
+  const char* names[4] = {"PTQ", "QAT", "+ distillation", "+ distillation + LSQ"};
   for (std::size_t g = 0; g < qat.size(); ++g) {
-    const double gx = l2 + 30 + static_cast<double>(g) * (pw - 40) / static_cast<double>(qat.size());
-    const double values[3] = {qat[g].ptq, qat[g].qat, qat[g].distilled};
-    for (int k = 0; k < 3; ++k)
-      std::fprintf(f, "<rect x='%.1f' y='%.1f' width='28' height='%.1f' fill='%s'/><text x='%.1f' y='%.1f' text-anchor='middle' font-size='9'>%.2f</text>\n",
-                   gx + k * 30, qy(values[k]), top + ph - qy(values[k]), colors[k], gx + k * 30 + 14, qy(values[k]) - 3, values[k]);
-    std::fprintf(f, "<text x='%.1f' y='%g' text-anchor='middle'>W%dA8</text>\n", gx + 44, top + ph + 14, qat[g].bits);
+    const double gx = l2 + 20 + static_cast<double>(g) * (pw - 20) / static_cast<double>(qat.size());
+    const double values[4] = {qat[g].ptq, qat[g].qat, qat[g].distilled, qat[g].lsq};
+    for (int k = 0; k < 4; ++k)
+      std::fprintf(f, "<rect x='%.1f' y='%.1f' width='27' height='%.1f' fill='%s'/><text x='%.1f' y='%.1f' text-anchor='middle' font-size='8'>%.2f</text>\n",
+                   gx + k * 28, qy(values[k]), top + ph - qy(values[k]), colors[k], gx + k * 28 + 13.5, qy(values[k]) - 3, values[k]);
+    std::fprintf(f, "<text x='%.1f' y='%g' text-anchor='middle'>W%dA8</text>\n", gx + 56, top + ph + 14, qat[g].bits);
   }
-  for (int k = 0; k < 3; ++k)
-    std::fprintf(f, "<rect x='%g' y='%g' width='10' height='10' fill='%s'/><text x='%g' y='%g'>%s</text>\n", l2 + 10 + k * 120.0,
-                 top + ph + 28, colors[k], l2 + 24 + k * 120.0, top + ph + 37, names[k]);
+  for (int k = 0; k < 4; ++k)
+    std::fprintf(f, "<rect x='%g' y='%g' width='10' height='10' fill='%s'/><text x='%g' y='%g'>%s</text>\n", l2 + k * 95.0,
+                 top + ph + 28, colors[k], l2 + 14 + k * 95.0, top + ph + 37, names[k]);
   std::fprintf(f, "<text x='%g' y='%g' fill='#666'>blue: static int8 (all calibrators), red: weight-only int4 / int3, green: others</text>\n",
                left, h - 12);
   std::fprintf(f, "</svg>\n");
@@ -347,22 +348,24 @@ int main(int argc, char** argv) {
       second.labels.erase(second.labels.begin(), second.labels.begin() + static_cast<std::ptrdiff_t>(half));
       std::printf("\nquantization-aware training: tuned on images 0-%zu, evaluated on %zu-%zu (int8 after convert)\n",
                   half - 1, half, test.count - 1);
-      std::printf("| %-44s | top-1    | agrees    | SQNR dB  | int8 = simulation |\n", "scheme");
-      std::printf("| %s | --- | --- | --- | --- |\n", std::string(44, '-').c_str());
+      std::printf("| %-50s | top-1    | agrees    | SQNR dB  | int8 = simulation |\n", "scheme");
+      std::printf("| %s | --- | --- | --- | --- |\n", std::string(50, '-').c_str());
       const Scores base = score(eval_fp32, eval_fp32, second);
-      std::printf("| %-44s | %6.2f %% | %7.2f %% | %8s | %17s |\n", "fp32", base.top1, base.agreement, "inf", "");
+      std::printf("| %-50s | %6.2f %% | %7.2f %% | %8s | %17s |\n", "fp32", base.top1, base.agreement, "inf", "");
       for (int bits : {4, 3, 2}) {
         nn::StaticQuantConfig config;
         config.weight_bits = bits;
         nn::PreparedModel prepared = nn::prepare(model, config);
         for (std::size_t b = 0; b < 10; ++b) prepared.calibrate(test.batch(100 * b, 100));
         const Scores ptq = score(prepared.convert().forward(eval), eval_fp32, second);
-        qat_rows.push_back({bits, ptq.top1, 0.0, 0.0});
-        std::printf("| %-44s | %6.2f %% | %7.2f %% | %8.2f | %17s |\n",
+        qat_rows.push_back({bits, ptq.top1, 0.0, 0.0, 0.0});
+        std::printf("| %-50s | %6.2f %% | %7.2f %% | %8.2f | %17s |\n",
                     ("PTQ W" + std::to_string(bits) + "A8 per-channel minmax").c_str(), ptq.top1, ptq.agreement, ptq.sqnr_db, "");
-        for (bool distill : {false, true}) {
+        for (int variant = 0; variant < 3; ++variant) {  // plain, + distillation, + distillation + LSQ
+          const bool distill = variant > 0;
           nn::QatConfig qc;
           qc.weight_bits = bits;
+          qc.learnable_scales = variant == 2;
           nn::QatModel trainee(model, qc);
           const auto start = std::chrono::steady_clock::now();
           for (int epoch = 0; epoch < 2; ++epoch)
@@ -382,9 +385,10 @@ int main(int argc, char** argv) {
           const Scores q = score(int8, eval_fp32, second);
           const Scores same = score(int8, simulated, second);
           char label[64];
-          std::snprintf(label, sizeof label, "QAT W%dA8 per-channel%s (%.1f s)", bits, distill ? " + distillation" : "", seconds);
-          (distill ? qat_rows.back().distilled : qat_rows.back().qat) = q.top1;
-          std::printf("| %-44s | %6.2f %% | %7.2f %% | %8.2f | %6.2f %% / %4.1f dB |\n", label, q.top1, q.agreement, q.sqnr_db,
+          std::snprintf(label, sizeof label, "QAT W%dA8 per-channel%s (%.1f s)", bits,
+                        variant == 0 ? "" : variant == 1 ? " + distillation" : " + distillation + LSQ", seconds);
+          (variant == 0 ? qat_rows.back().qat : variant == 1 ? qat_rows.back().distilled : qat_rows.back().lsq) = q.top1;
+          std::printf("| %-50s | %6.2f %% | %7.2f %% | %8.2f | %6.2f %% / %4.1f dB |\n", label, q.top1, q.agreement, q.sqnr_db,
                       same.agreement, same.sqnr_db);
         }
       }

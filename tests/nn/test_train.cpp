@@ -309,15 +309,22 @@ TEST_P(QatConvert, ConvertedLayerIsWithinOneStepOfTheSimulation) {
   if (!qmath::has(qmath::supported_isas(), path)) GTEST_SKIP() << "this CPU lacks " << qmath::isa_name(path);
   std::mt19937 rng(45);
   for (int bits : {8, 4, 2})
-    for (bool per_channel : {false, true}) {
+    for (int mode = 0; mode < 3; ++mode) {  // per tensor, per channel, per channel with LSQ
+      const bool per_channel = mode > 0;
       const nn::Sequential model({random_conv(filter(3, 6, 3, 1), rng), nn::ReLU{}});
       nn::QatConfig config;
       config.weight_bits = bits;
       config.per_channel_weights = per_channel;
+      config.learnable_scales = mode == 2;
       config.float_output = false;
       config.path = path;
       nn::QatModel qat(model, config);
-      for (int b = 0; b < 3; ++b) qat.forward(random_tensor(2, 6, 6, 3, rng), true);
+      for (int b = 0; b < 3; ++b) {
+        const nn::Tensor4 y = qat.forward(random_tensor(2, 6, 6, 3, rng), true);
+        qat.backward(random_tensor(2, 6, 6, 6, rng));  // moves the weights (and with LSQ the scales)
+        qat.step({0.05f, 0.0f});
+        (void)y;
+      }
       const nn::Tensor4 x = random_tensor(2, 6, 6, 3, rng);
       const nn::Tensor4 sim = qat.forward(x, false);
       const nn::QuantizedModel q = qat.convert();
@@ -331,13 +338,42 @@ TEST_P(QatConvert, ConvertedLayerIsWithinOneStepOfTheSimulation) {
         off += d > 0.0f;
       }
       std::printf("[ QAT conv W%d %s on %s: %zu of %td codes one step from the simulation ]\n", bits,
-                  per_channel ? "per-channel" : "per-tensor", qmath::isa_name(path), off, static_cast<std::ptrdiff_t>(y.size()));
+                  mode == 2 ? "per-channel LSQ" : per_channel ? "per-channel" : "per-tensor", qmath::isa_name(path), off,
+                  static_cast<std::ptrdiff_t>(y.size()));
       EXPECT_LT(off * 100, static_cast<std::size_t>(y.size())) << off << " of " << y.size();
     }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPaths, QatConvert, ::testing::ValuesIn(qmath_test::compiled_gemm_isa_list()),
                          qmath_test::gemm_isa_param_name);
+
+// LSQ: the learned scales move with the gradient and convert() uses them.
+TEST(NnQat, LearnableScalesTrainAndConvert) {
+  std::mt19937 rng(47);
+  const nn::Sequential model({random_conv(filter(2, 4, 3, 1), rng), nn::ReLU{}, nn::Flatten{},
+                              nn::Linear(std::vector<float>(3 * 64, 0.1f).data(), 3, 64, nullptr)});
+  nn::QatConfig config;
+  config.weight_bits = 4;
+  config.learnable_scales = true;
+  nn::QatModel qat(model, config);
+  const nn::Tensor4 x = random_tensor(4, 4, 4, 2, rng);
+  const std::vector<int> labels = {0, 1, 2, 1};
+  qat.forward(x, true);
+  const auto& conv_before = std::get<nn::StaticQuantizedConv2d>(qat.convert().layers()[0]);
+  const std::vector<float> scales_before = conv_before.weight_scales();
+  const float input_scale_before = qat.convert().input_qparams().scale;
+  for (int step = 0; step < 5; ++step) {
+    qat.backward(nn::softmax_cross_entropy(qat.forward(x, true), labels).gradient);
+    qat.step({0.05f, 0.9f});
+  }
+  const nn::QuantizedModel q = qat.convert();
+  const auto& conv_after = std::get<nn::StaticQuantizedConv2d>(q.layers()[0]);
+  EXPECT_NE(conv_after.weight_scales(), scales_before);
+  EXPECT_NE(q.input_qparams().scale, input_scale_before);
+  // The converted model still computes the simulation's logits (fp32 last layer: no output rounding).
+  const nn::Tensor4 sim = qat.forward(x, false), y = q.forward(x);
+  for (Eigen::Index i = 0; i < y.size(); ++i) EXPECT_NEAR(y.data()[i], sim.data()[i], 1e-4f * (1.0f + std::fabs(sim.data()[i])));
+}
 
 TEST(NnQat, RefusesWhatItCannotDo) {
   std::mt19937 rng(46);

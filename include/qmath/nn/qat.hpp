@@ -23,11 +23,13 @@
 // MaxPool2d, Flatten and ReLU pass gradients as their definitions do. convert() builds StaticQuantizedConv2d /
 // Linear layers from the current fp32 weights, the same weight parameters and the observers' activation parameters:
 // each int8 layer's output is within one output step of the fake-quantized layer's (static_layers.hpp).
-// Not implemented yet: LSQ learnable scales inside the model (quant/fake_quant.hpp has them), training-mode ConvBn
-// with batch statistics, residual blocks.
+// With learnable_scales (LSQ) the weight scales and the activations' scales and zero points are trained too
+// (quant/fake_quant.hpp's LSQ math) and convert() uses them.
+// Not implemented yet: training-mode ConvBn with batch statistics, residual blocks.
 #pragma once
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -57,6 +59,10 @@ struct QatConfig {
   /// false: plain fp32 training (fine-tuning, e.g. after pruning); the activation observers still update, so
   /// convert() gives a PTQ model of the tuned weights.
   bool fake_quantize = true;
+  /// LSQ (learned step size): the weight scales (per channel) and each activation's scale and zero point become
+  /// trained parameters (torch's _LearnableFakeQuantize, gradients scaled by 1 / sqrt(numel * qmax)), initialised
+  /// from the min / max of the first training batch; convert() uses the learned values.
+  bool learnable_scales = false;
   isa path = isa::none;              ///< GEMM kernels of the converted model
 };
 
@@ -64,26 +70,77 @@ namespace detail {
 
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-/// Fake-quantized activation: a moving-average observer and the parameters it gives.
+/// Fake-quantized activation: a moving-average observer and the parameters it gives, or (LSQ) a learned scale and
+/// zero point initialised from the first batch's range.
 struct ActivationFakeQuant {
   MovingAverageMinMaxObserver observer;
   std::vector<std::uint8_t> mask;
+  bool learnable = false;
+  LearnableQParams learned{per_tensor(), {1.0f}, {0.0f}, 0, 255};
+  float grad_scale = 0.0f, grad_zero_point = 0.0f;
+  SgdState scale_state, zero_point_state;
+  Tensor4 input;  // LSQ: the values before quantization, from the last training forward
 
-  explicit ActivationFakeQuant(float averaging_constant) : observer(per_tensor(), averaging_constant) {}
+  ActivationFakeQuant(float averaging_constant, bool lsq) : observer(per_tensor(), averaging_constant), learnable(lsq) {}
+
+  static ActivationQParams from_range(const MovingAverageMinMaxObserver& o) {
+    const QParams<std::uint8_t> p = choose_qparams<std::uint8_t>(o.ranges().min[0], o.ranges().max[0]);
+    return {p.scale[0], p.zero_point[0]};
+  }
 
   ActivationQParams qparams(const char* fn) const {
     if (observer.empty()) qmath::detail::fail(fn, "an activation observer has seen no finite value: run a training forward first");
-    const QParams<std::uint8_t> p = choose_qparams<std::uint8_t>(observer.ranges().min[0], observer.ranges().max[0]);
-    return {p.scale[0], p.zero_point[0]};
+    if (learnable) {  // the forward's zero point: rounded half to even into [0, 255]
+      const float z = std::nearbyint(std::min(std::max(learned.zero_point[0], 0.0f), 255.0f));
+      return {learned.scale[0], static_cast<std::int32_t>(z)};
+    }
+    return from_range(observer);
   }
 
   void apply(Tensor4& x, bool training, bool quantize, const char* fn) {
     const auto n = static_cast<std::size_t>(x.size());
-    if (training) observer.update(x.data(), TensorShape{{static_cast<std::int64_t>(n)}, storage_order::row_major});
+    const bool first = observer.empty();
+    if (training && (!learnable || first))
+      observer.update(x.data(), TensorShape{{static_cast<std::int64_t>(n)}, storage_order::row_major});
     mask.assign(n, 1);
     if (!quantize) return;
+    if (learnable) {
+      if (observer.empty()) qparams(fn);  // throws: nothing observed yet
+      if (first) {
+        const ActivationQParams start = from_range(observer);
+        learned.scale = {start.scale};
+        learned.zero_point = {static_cast<float>(start.zero_point)};
+      }
+      if (training) input = x;
+      fake_quantize_learnable(x.data(), TensorShape{{static_cast<std::int64_t>(n)}, storage_order::row_major}, learned,
+                              x.data());
+      return;
+    }
     const ActivationQParams p = qparams(fn);
     fake_quantize(x.data(), n, p.scale, p.zero_point, 0, 255, x.data(), mask.data());
+  }
+
+  /// The gradient through the quantizer, in place (LSQ also accumulates the scale and zero point gradients).
+  void backward(Tensor4& grad) {
+    const auto n = static_cast<std::size_t>(grad.size());
+    if (!learnable) {
+      for (std::size_t i = 0; i < n; ++i)
+        if (!mask[i]) grad.data()[i] = 0.0f;
+      return;
+    }
+    float gs = 0.0f, gz = 0.0f;
+    fake_quantize_learnable_backward(grad.data(), input.data(), TensorShape{{static_cast<std::int64_t>(n)}, storage_order::row_major},
+                                     learned, lsq_grad_factor(n, 255), grad.data(), &gs, &gz);
+    grad_scale += gs;
+    grad_zero_point += gz;
+  }
+
+  void step(const Sgd& sgd) {
+    if (!learnable || observer.empty()) return;
+    scale_state.step(sgd, learned.scale.data(), &grad_scale, 1);
+    zero_point_state.step(sgd, learned.zero_point.data(), &grad_zero_point, 1);
+    learned.scale[0] = std::max(learned.scale[0], FLT_EPSILON);  // torch clamps the learned scale to eps
+    grad_scale = grad_zero_point = 0.0f;
   }
 };
 
@@ -105,12 +162,20 @@ struct QatAffine {
   std::vector<std::uint8_t> weight_mask;    // STE mask, weight order
   std::vector<std::uint8_t> active;         // where the fused activation passes the gradient
 
-  QatAffine(bool is_linear, const ConvParams& f, std::vector<float> w, std::vector<float> b, float averaging)
+  // LSQ: the learned weight scales (zero points stay 0: symmetric weights).
+  LearnableQParams learned_weights{per_tensor(), {}, {}, -128, 127};
+  std::vector<float> weight_scale_grad;
+  SgdState weight_scale_state;
+
+  QatAffine(bool is_linear, const ConvParams& f, std::vector<float> w, std::vector<float> b, float averaging, bool lsq)
       : linear(is_linear), filter(f), weight(std::move(w)), bias(std::move(b)), weight_grad(weight.size(), 0.0f),
-        bias_grad(bias.size(), 0.0f), output(averaging) {}
+        bias_grad(bias.size(), 0.0f), output(averaging, lsq) {}
 
   QParams<std::int8_t> weight_qparams(const QatConfig& c) const {
-    return symmetric_weight_qparams(weight.data(), weight.size(), filter.out_channels, c.per_channel_weights, c.weight_bits);
+    QParams<std::int8_t> p =
+        symmetric_weight_qparams(weight.data(), weight.size(), filter.out_channels, c.per_channel_weights, c.weight_bits);
+    if (c.learnable_scales && learned_weights.scale.size() == p.scale.size()) p.scale = learned_weights.scale;
+    return p;
   }
 
   Tensor4 forward(const Tensor4& x_in, bool training, const QatConfig& c) {
@@ -129,10 +194,20 @@ struct QatAffine {
     if (c.fake_quantize) {
       const TensorShape shape{{filter.out_channels, static_cast<std::int64_t>(weight.size()) / filter.out_channels},
                               storage_order::row_major};
+      if (c.learnable_scales && learned_weights.scale.empty()) {  // LSQ starts from the min / max parameters
+        const QParams<std::int8_t> start = weight_qparams(c);
+        learned_weights = LearnableQParams{start.granularity, start.scale, std::vector<float>(start.scale.size(), 0.0f),
+                                           start.qmin, start.qmax};
+        weight_scale_grad.assign(start.scale.size(), 0.0f);
+      }
       const QParams<std::int8_t> wq = weight_qparams(c);
-      fake_quantize(weight.data(), shape, wq, w_fq.data(), weight_mask.data());
-      // The bias on the int32 grid of Sx * Sw[n], as the int8 layer rounds it (the gradient passes straight).
-      if (input_qparams.scale > 0.0f)
+      if (c.learnable_scales)
+        fake_quantize_learnable(weight.data(), shape, learned_weights, w_fq.data());
+      else
+        fake_quantize(weight.data(), shape, wq, w_fq.data(), weight_mask.data());
+      // The bias on the int32 grid of Sx * Sw[n], as the int8 layer rounds it (the gradient passes straight); a last
+      // layer with an fp32 output keeps its float bias, as its converted form (forward_float) does.
+      if (input_qparams.scale > 0.0f && fake_quantize_output)
         for (std::size_t o = 0; o < bias.size(); ++o) {
           const float unit = input_qparams.scale * wq.scale[wq.scale.size() == 1 ? 0 : o];
           bias_used[o] = static_cast<float>(std::nearbyint(static_cast<double>(bias[o]) / static_cast<double>(unit))) * unit;
@@ -168,13 +243,12 @@ struct QatAffine {
     return y;
   }
 
-  Tensor4 backward(const Tensor4& grad_y_in) {
+  Tensor4 backward(const Tensor4& grad_y_in, const QatConfig& c) {
     const ConvParams& p = geometry;
     Tensor4 grad_y = grad_y_in;
-    for (Eigen::Index i = 0; i < grad_y.size(); ++i) {
-      const auto at = static_cast<std::size_t>(i);
-      if (!active[at] || (fake_quantize_output && !output.mask[at])) grad_y.data()[i] = 0.0f;
-    }
+    if (fake_quantize_output && c.fake_quantize) output.backward(grad_y);
+    for (Eigen::Index i = 0; i < grad_y.size(); ++i)
+      if (!active[static_cast<std::size_t>(i)]) grad_y.data()[i] = 0.0f;
     const std::ptrdiff_t pixels = p.out_h() * p.out_w(), oc = p.out_channels, ocg = oc / p.groups;
     const std::ptrdiff_t kg = p.kernel_h * p.kernel_w * (p.in_channels / p.groups);
     Tensor4 grad_x(input.dimensions());
@@ -192,16 +266,31 @@ struct QatAffine {
         for (std::ptrdiff_t r = 0; r < pixels; ++r)
           for (std::ptrdiff_t j = 0; j < ocg; ++j) bias_grad[static_cast<std::size_t>(g * ocg + j)] += gy(r, j);
       }
-    // Back to the weights' OIHW order, through the weights' STE mask.
+    // Back to the weights' OIHW order: the gradient with respect to the fake-quantized weights.
     const std::ptrdiff_t cg = p.in_channels / p.groups;
+    std::vector<float> grad_w_fq(weight.size());
     for (std::ptrdiff_t o = 0; o < oc; ++o)
-      for (std::ptrdiff_t c = 0; c < cg; ++c)
+      for (std::ptrdiff_t ch = 0; ch < cg; ++ch)
         for (std::ptrdiff_t kh = 0; kh < p.kernel_h; ++kh)
           for (std::ptrdiff_t kw = 0; kw < p.kernel_w; ++kw) {
-            const auto at = static_cast<std::size_t>(((o * cg + c) * p.kernel_h + kh) * p.kernel_w + kw);
-            const std::ptrdiff_t g = o / ocg, k = (kh * p.kernel_w + kw) * cg + c;
-            if (weight_mask[at]) weight_grad[at] += packed_grad(g * kg + k, o % ocg);
+            const auto at = static_cast<std::size_t>(((o * cg + ch) * p.kernel_h + kh) * p.kernel_w + kw);
+            const std::ptrdiff_t g = o / ocg, k = (kh * p.kernel_w + kw) * cg + ch;
+            grad_w_fq[at] = packed_grad(g * kg + k, o % ocg);
           }
+    // Through the weights' quantizer: the STE mask, or LSQ (which also gives the scales' gradients).
+    if (c.fake_quantize && c.learnable_scales) {
+      const TensorShape shape{{filter.out_channels, static_cast<std::int64_t>(weight.size()) / filter.out_channels},
+                              storage_order::row_major};
+      std::vector<float> grad_w(weight.size()), gs(learned_weights.scale.size()), gz(learned_weights.scale.size());
+      fake_quantize_learnable_backward(grad_w_fq.data(), weight.data(), shape, learned_weights,
+                                       lsq_grad_factor(weight.size(), learned_weights.qmax), grad_w.data(), gs.data(),
+                                       gz.data());
+      for (std::size_t i = 0; i < weight.size(); ++i) weight_grad[i] += grad_w[i];
+      for (std::size_t s = 0; s < gs.size(); ++s) weight_scale_grad[s] += gs[s];
+    } else {
+      for (std::size_t i = 0; i < weight.size(); ++i)
+        if (weight_mask[i]) weight_grad[i] += grad_w_fq[i];
+    }
     return grad_x;
   }
 };
@@ -237,7 +326,7 @@ struct QatMaxPool {
     return y;
   }
 
-  Tensor4 backward(const Tensor4& grad_y) const {
+  Tensor4 backward(const Tensor4& grad_y, const QatConfig&) const {
     Tensor4 grad_x(input_dims);
     grad_x.setZero();
     for (std::size_t i = 0; i < argmax.size(); ++i)
@@ -252,7 +341,7 @@ struct QatFlatten {
     if (training) input_dims = x.dimensions();
     return Flatten{}.forward(x);
   }
-  Tensor4 backward(const Tensor4& grad_y) const {
+  Tensor4 backward(const Tensor4& grad_y, const QatConfig&) const {
     const std::ptrdiff_t n = input_dims[0], h = input_dims[1], w = input_dims[2], c = input_dims[3];
     Tensor4 grad_x(input_dims);
     for (std::ptrdiff_t b = 0; b < n; ++b)
@@ -274,7 +363,7 @@ struct QatReLU {
     }
     return ReLU{cap}.forward(x);
   }
-  Tensor4 backward(const Tensor4& grad_y) const {
+  Tensor4 backward(const Tensor4& grad_y, const QatConfig&) const {
     Tensor4 grad_x = grad_y;
     for (Eigen::Index i = 0; i < grad_x.size(); ++i)
       if (!pass[static_cast<std::size_t>(i)]) grad_x.data()[i] = 0.0f;
@@ -289,7 +378,7 @@ class QatModel {
  public:
   /// @throws qmath::error on a layer with no int8 form (as prepare()) or an invalid config.
   explicit QatModel(const Sequential& fp32, const QatConfig& config = {})
-      : config_(config), input_(config.averaging_constant) {
+      : config_(config), input_(config.averaging_constant, config.learnable_scales) {
     constexpr const char* fn = "qmath::nn::QatModel";
     qmath::detail::require(config.weight_bits >= 2 && config.weight_bits <= 8, fn, "weight_bits must be in [2, 8]");
     qmath::detail::require(config.averaging_constant >= 0.0f && config.averaging_constant <= 1.0f, fn,
@@ -304,14 +393,14 @@ class QatModel {
       const fused_activation act = !fuse ? fused_activation::none : std::isinf(cap) ? fused_activation::relu
                                                                                     : fused_activation::relu6;
       if (const auto* conv = std::get_if<Conv2d>(&layer)) {
-        nodes_.emplace_back(detail::QatAffine(false, conv->filter(), conv->weight(), conv->bias(), config.averaging_constant));
+        nodes_.emplace_back(detail::QatAffine(false, conv->filter(), conv->weight(), conv->bias(), config.averaging_constant, config.learnable_scales));
       } else if (const auto* linear = std::get_if<Linear>(&layer)) {
         ConvParams f;
         f.in_channels = linear->in_features();
         f.out_channels = linear->out_features();
         nodes_.emplace_back(detail::QatAffine(true, f, std::vector<float>(linear->weight().data(), linear->weight().data() + linear->weight().size()),
                                               std::vector<float>(linear->bias().data(), linear->bias().data() + linear->bias().size()),
-                                              config.averaging_constant));
+                                              config.averaging_constant, config.learnable_scales));
       } else if (const auto* pool = std::get_if<MaxPool2d>(&layer)) {
         nodes_.emplace_back(detail::QatMaxPool{*pool, {}, {}});
         continue;
@@ -360,16 +449,25 @@ class QatModel {
     qmath::detail::require(backward_ready_, "qmath::nn::QatModel::backward", "the last forward was not a training forward");
     Tensor4 g = grad_output;
     for (std::size_t i = nodes_.size(); i-- > 0;) {
-      g = std::visit([&](auto& n) { return n.backward(g); }, nodes_[i]);
+      g = std::visit([&](auto& n) { return n.backward(g, config_); }, nodes_[i]);
     }
+    if (config_.fake_quantize && config_.learnable_scales) input_.backward(g);  // the input quantizer's LSQ gradients
   }
 
-  /// SGD on every weight and bias with the accumulated gradients, then zeroes them.
+  /// SGD on every weight and bias (and LSQ scale / zero point) with the accumulated gradients, then zeroes them.
   void step(const Sgd& sgd) {
+    input_.step(sgd);
     for (auto& node : nodes_)
       if (auto* a = std::get_if<detail::QatAffine>(&node)) {
         a->weight_state.step(sgd, a->weight.data(), a->weight_grad.data(), a->weight.size());
         a->bias_state.step(sgd, a->bias.data(), a->bias_grad.data(), a->bias.size());
+        if (config_.learnable_scales && !a->learned_weights.scale.empty()) {
+          a->weight_scale_state.step(sgd, a->learned_weights.scale.data(), a->weight_scale_grad.data(),
+                                     a->weight_scale_grad.size());
+          for (float& v : a->learned_weights.scale) v = std::max(v, FLT_EPSILON);
+          std::fill(a->weight_scale_grad.begin(), a->weight_scale_grad.end(), 0.0f);
+        }
+        a->output.step(sgd);
         std::fill(a->weight_grad.begin(), a->weight_grad.end(), 0.0f);
         std::fill(a->bias_grad.begin(), a->bias_grad.end(), 0.0f);
       }
