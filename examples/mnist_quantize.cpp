@@ -78,7 +78,7 @@ struct QatRow {
 void write_chart(const std::string& path, const std::vector<QatRow>& qat) {
   std::FILE* f = std::fopen(path.c_str(), "w");
   if (!f) throw std::runtime_error("cannot write " + path);
-  const double w = 960, h = 420, left = 70, top = 40, pw = 400, ph = 300;
+  const double w = 1010, h = 420, left = 70, top = 40, pw = 400, ph = 300;
   std::fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%g' height='%g' font-family='sans-serif' font-size='11'>\n", w, h);
   std::fprintf(f, "<rect width='100%%' height='100%%' fill='white'/>\n");
   // Panel 1.
