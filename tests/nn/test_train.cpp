@@ -359,9 +359,9 @@ TEST(NnQat, LearnableScalesTrainAndConvert) {
   const nn::Tensor4 x = random_tensor(4, 4, 4, 2, rng);
   const std::vector<int> labels = {0, 1, 2, 1};
   qat.forward(x, true);
-  const auto& conv_before = std::get<nn::StaticQuantizedConv2d>(qat.convert().layers()[0]);
-  const std::vector<float> scales_before = conv_before.weight_scales();
-  const float input_scale_before = qat.convert().input_qparams().scale;
+  const nn::QuantizedModel q_before = qat.convert();
+  const std::vector<float> scales_before = std::get<nn::StaticQuantizedConv2d>(q_before.layers()[0]).weight_scales();
+  const float input_scale_before = q_before.input_qparams().scale;
   for (int step = 0; step < 5; ++step) {
     qat.backward(nn::softmax_cross_entropy(qat.forward(x, true), labels).gradient);
     qat.step({0.05f, 0.9f});
