@@ -35,3 +35,6 @@
 #include "qmath/nn/train.hpp"
 #include "qmath/nn/qat.hpp"
 #include "qmath/nn/serialize.hpp"
+#include "qmath/compress/pruning.hpp"
+#include "qmath/compress/low_rank.hpp"
+#include "qmath/compress/mixed_precision.hpp"

@@ -138,6 +138,32 @@ inline Tensor4 Residual::forward(const Tensor4& x) const {
   return relu ? ReLU{}.forward(y) : y;
 }
 
+/// Calls visit(index, layer) on each Conv2d and Linear of a copy of `model`, depth-first through residual bodies,
+/// index counting them from 0 in that order (the order of StaticQuantConfig::layer_weight_bits); returns the copy,
+/// in which visit may have changed those layers' parameters. `counter` carries the index into nested bodies.
+template <class Visit>
+Sequential map_weight_layers(const Sequential& model, Visit&& visit, std::size_t* counter = nullptr) {
+  std::size_t first = 0;
+  std::size_t& index = counter ? *counter : first;
+  Sequential out = model;
+  for (Layer& layer : out.layers()) {
+    if (std::holds_alternative<Conv2d>(layer) || std::holds_alternative<Linear>(layer)) {
+      visit(index++, layer);
+    } else if (auto* r = std::get_if<Residual>(&layer); r && r->body) {
+      r->body = std::make_shared<const Sequential>(map_weight_layers(*r->body, visit, &index));
+    }
+  }
+  return out;
+}
+
+/// Number of Conv2d and Linear layers, residual bodies included.
+inline std::size_t weight_layer_count(const Sequential& model) {
+  std::size_t n = 0;
+  map_weight_layers(model, [&](std::size_t, Layer&) { ++n; });
+  return n;
+}
+
+
 /// Every Conv2d directly followed by a BatchNorm2d becomes one Conv2d (fold_batchnorm), inside residual blocks too;
 /// other layers are copied.
 inline Sequential fold_batchnorm(const Sequential& model) {
@@ -198,6 +224,9 @@ struct StaticQuantConfig {
   calibrator activations = calibrator::minmax;
   bool per_channel_weights = true;
   int weight_bits = 8;                   ///< 2 to 8: int8 codes in [-2^(bits-1), 2^(bits-1) - 1] (W4A8 with 4)
+  /// Mixed precision: one weight width per Conv2d / Linear in map_weight_layers' order (a recipe from
+  /// compress/mixed_precision.hpp), each in [2, 8]; empty: weight_bits everywhere.
+  std::vector<int> layer_weight_bits;
   double percentile = 99.99;             ///< for calibrator::percentile, in [0, 100]
   float averaging_constant = 0.01f;      ///< for calibrator::moving_average
   std::size_t mse_samples = 1u << 20;    ///< values kept (evenly decimated) for calibrator::mse
@@ -381,29 +410,13 @@ inline QuantizedTensor QuantizedResidual::forward(const QuantizedTensor& x, cons
 class PreparedModel {
  public:
   /// @throws qmath::error on a layer with no int8 form, or an invalid config.
-  PreparedModel(const Sequential& model, const StaticQuantConfig& config)
-      : model_(fold_batchnorm(model)), config_(config) {
-    constexpr const char* fn = "qmath::nn::prepare";
-    const auto& layers = model_.layers();
-    observers_.emplace_back(config_);  // the model's input
-    for (std::size_t i = 0; i < layers.size(); ++i) {
-      const Layer& layer = layers[i];
-      if (std::holds_alternative<Conv2d>(layer) || std::holds_alternative<Linear>(layer)) {
-        const bool fuse = i + 1 < layers.size() && std::holds_alternative<ReLU>(layers[i + 1]);
-        steps_.push_back({i, fuse ? i + 1 : i, observers_.size(), nullptr});
-        observers_.emplace_back(config_);
-        if (fuse) ++i;
-      } else if (std::holds_alternative<MaxPool2d>(layer) || std::holds_alternative<Flatten>(layer) ||
-                 std::holds_alternative<ReLU>(layer)) {
-        steps_.push_back({i, i, kNoObserver, nullptr});
-      } else if (const auto* r = std::get_if<Residual>(&layer); r && r->body) {
-        steps_.push_back({i, i, observers_.size(), std::make_shared<PreparedModel>(*r->body, config_)});
-        observers_.emplace_back(config_);  // the block's output, after the add (and its ReLU)
-      } else {
-        qmath::detail::fail(fn, std::string("layer ") + std::to_string(i) + " (" + layer_name(layer) +
-                                    ") has no static int8 form");
-      }
-    }
+  PreparedModel(const Sequential& model, const StaticQuantConfig& config) : PreparedModel(model, config, nullptr) {
+    const std::size_t layers = weight_layer_count(model_);
+    const auto& bits = config.layer_weight_bits;
+    qmath::detail::require(bits.empty() || bits.size() == layers, "qmath::nn::prepare",
+                           "layer_weight_bits has " + std::to_string(bits.size()) + " entries, the model " +
+                               std::to_string(layers) + " Conv2d / Linear layers");
+    for (int b : bits) qmath::detail::require(b >= 2 && b <= 8, "qmath::nn::prepare", "layer_weight_bits must be in [2, 8]");
   }
 
   const Sequential& model() const noexcept { return model_; }
@@ -432,9 +445,38 @@ class PreparedModel {
 
  private:
   static constexpr std::size_t kNoObserver = static_cast<std::size_t>(-1);
+  // weight_index: the map_weight_layers index of the next Conv2d / Linear (nullptr: a whole model, from 0).
+  PreparedModel(const Sequential& model, const StaticQuantConfig& config, std::size_t* weight_index)
+      : model_(fold_batchnorm(model)), config_(config) {
+    constexpr const char* fn = "qmath::nn::prepare";
+    std::size_t first = 0;
+    if (!weight_index) weight_index = &first;
+    const auto& layers = model_.layers();
+    observers_.emplace_back(config_);  // the model's input
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const Layer& layer = layers[i];
+      if (std::holds_alternative<Conv2d>(layer) || std::holds_alternative<Linear>(layer)) {
+        const bool fuse = i + 1 < layers.size() && std::holds_alternative<ReLU>(layers[i + 1]);
+        steps_.push_back({i, fuse ? i + 1 : i, observers_.size(), nullptr, (*weight_index)++});
+        observers_.emplace_back(config_);
+        if (fuse) ++i;
+      } else if (std::holds_alternative<MaxPool2d>(layer) || std::holds_alternative<Flatten>(layer) ||
+                 std::holds_alternative<ReLU>(layer)) {
+        steps_.push_back({i, i, kNoObserver, nullptr, 0});
+      } else if (const auto* r = std::get_if<Residual>(&layer); r && r->body) {
+        steps_.push_back({i, i, observers_.size(), std::shared_ptr<PreparedModel>(new PreparedModel(*r->body, config_, weight_index)), 0});
+        observers_.emplace_back(config_);  // the block's output, after the add (and its ReLU)
+      } else {
+        qmath::detail::fail(fn, std::string("layer ") + std::to_string(i) + " (" + layer_name(layer) +
+                                    ") has no static int8 form");
+      }
+    }
+  }
+
   struct Step {
     std::size_t first, last, observer;      // layers [first, last] of model_; observer of its output
     std::shared_ptr<PreparedModel> nested;  // a residual block's body
+    std::size_t weight_layer;               // a Conv2d / Linear step's index in layer_weight_bits
   };
 
   Tensor4 run_observed(const Tensor4& x) {
@@ -453,6 +495,10 @@ class PreparedModel {
       if (s.observer != kNoObserver) observers_[s.observer].update(y.data(), static_cast<std::size_t>(y.size()));
     }
     return y;
+  }
+
+  int weight_bits_of(const Step& s) const {
+    return config_.layer_weight_bits.empty() ? config_.weight_bits : config_.layer_weight_bits[s.weight_layer];
   }
 
   // The int8 layers of this (sub)model for an input with parameters `input`.
@@ -477,7 +523,7 @@ class PreparedModel {
         const ActivationQParams output = observers_[s.observer].qparams();
         const QParams<std::int8_t> wq = symmetric_weight_qparams(conv->weight().data(), conv->weight_count(),
                                                                  conv->filter().out_channels, config_.per_channel_weights,
-                                                                 config_.weight_bits);
+                                                                 weight_bits_of(s));
         out.emplace_back(StaticQuantizedConv2d(*conv, wq, current, output, act, path));
         current = output;
       } else if (const auto* linear = std::get_if<Linear>(&first)) {
@@ -486,7 +532,7 @@ class PreparedModel {
         const ActivationQParams output = observers_[s.observer].qparams();
         const QParams<std::int8_t> wq = symmetric_weight_qparams(
             linear->weight().data(), static_cast<std::size_t>(linear->weight().size()), linear->out_features(),
-            config_.per_channel_weights, config_.weight_bits);
+            config_.per_channel_weights, weight_bits_of(s));
         out.emplace_back(StaticQuantizedLinear(*linear, wq, current, output, act, path));
         current = output;
       } else if (const auto* pool = std::get_if<MaxPool2d>(&first)) {
