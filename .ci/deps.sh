@@ -21,8 +21,8 @@ qmath_need_packages() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# What building the library and its tools needs; the test suite adds its own.
-QMATH_BUILD_PACKAGES=(cmake ninja-build g++ make pkg-config libeigen3-dev libxsimd-dev)
+# What building the library and its tools needs (CLI11 and nlohmann-json: the qmath tool only); the test suite adds its own.
+QMATH_BUILD_PACKAGES=(cmake ninja-build g++ make pkg-config libeigen3-dev libxsimd-dev libcli11-dev nlohmann-json3-dev)
 # libopenblas-dev, libdnnl-dev (oneDNN) and libxnnpack-dev are bench_gemm's baselines (optional when building by
 # hand); xnnpack.h includes <pthreadpool.h>, which libxnnpack-dev does not pull in: libpthreadpool-dev.
 QMATH_TEST_PACKAGES=(libgtest-dev googletest libbenchmark-dev clang libclang-rt-dev g++-aarch64-linux-gnu qemu-user

@@ -4,6 +4,7 @@
 // and tests/nn/test_mnist.cpp.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -91,6 +92,29 @@ inline int argmax10(const float* logits) {
   for (int k = 1; k < 10; ++k)
     if (logits[k] > logits[best]) best = k;
   return best;
+}
+
+/// Top-1 (%), agreement with the fp32 model's top-1 (%) and the logits' SQNR against fp32 (dB).
+struct Scores {
+  double top1, agreement, sqnr_db;
+};
+
+inline Scores score(const qmath::nn::Tensor4& logits, const qmath::nn::Tensor4& fp32, const TestSet& test) {
+  const std::size_t n = static_cast<std::size_t>(logits.dimension(0));
+  std::size_t correct = 0, agree = 0;
+  double signal = 0.0, noise = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const int a = argmax10(logits.data() + 10 * i), b = argmax10(fp32.data() + 10 * i);
+    correct += a == test.labels[i];
+    agree += a == b;
+    for (std::size_t k = 0; k < 10; ++k) {
+      const double r = fp32.data()[10 * i + k], d = logits.data()[10 * i + k] - r;
+      signal += r * r;
+      noise += d * d;
+    }
+  }
+  const double sqnr = noise == 0.0 ? INFINITY : 10.0 * std::log10(signal / noise);
+  return {100.0 * static_cast<double>(correct) / static_cast<double>(n), 100.0 * static_cast<double>(agree) / static_cast<double>(n), sqnr};
 }
 
 }  // namespace mnist

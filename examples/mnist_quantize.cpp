@@ -34,27 +34,8 @@ namespace {
 
 namespace nn = qmath::nn;
 
-struct Scores {
-  double top1, agreement, sqnr_db;
-};
-
-Scores score(const nn::Tensor4& logits, const nn::Tensor4& fp32, const mnist::TestSet& test) {
-  const std::size_t n = static_cast<std::size_t>(logits.dimension(0));
-  std::size_t correct = 0, agree = 0;
-  double signal = 0.0, noise = 0.0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const int a = mnist::argmax10(logits.data() + 10 * i), b = mnist::argmax10(fp32.data() + 10 * i);
-    correct += a == test.labels[i];
-    agree += a == b;
-    for (std::size_t k = 0; k < 10; ++k) {
-      const double r = fp32.data()[10 * i + k], d = logits.data()[10 * i + k] - r;
-      signal += r * r;
-      noise += d * d;
-    }
-  }
-  const double sqnr = noise == 0.0 ? INFINITY : 10.0 * std::log10(signal / noise);
-  return {100.0 * static_cast<double>(correct) / static_cast<double>(n), 100.0 * static_cast<double>(agree) / static_cast<double>(n), sqnr};
-}
+using mnist::Scores;
+using mnist::score;
 
 struct Row {
   std::string scheme;

@@ -375,6 +375,56 @@ TEST(NnQat, LearnableScalesTrainAndConvert) {
   for (Eigen::Index i = 0; i < y.size(); ++i) EXPECT_NEAR(y.data()[i], sim.data()[i], 1e-4f * (1.0f + std::fabs(sim.data()[i])));
 }
 
+// Pruning masks survive training: masked weights stay exactly zero, the others train.
+TEST(NnQat, PruningMasksHoldThroughTraining) {
+  std::mt19937 rng(48);
+  const nn::Sequential model({random_conv(filter(2, 4, 3, 1), rng), nn::ReLU{}, nn::Flatten{},
+                              nn::Linear(std::vector<float>(3 * 64, 0.1f).data(), 3, 64, nullptr)});
+  nn::QatConfig config;
+  config.fake_quantize = false;
+  nn::QatModel qat(model, config);
+  std::vector<std::uint8_t> conv_mask(4 * 2 * 9, 1);
+  for (std::size_t i = 0; i < conv_mask.size(); i += 3) conv_mask[i] = 0;
+  EXPECT_THROW(qat.set_weight_masks({conv_mask}), qmath::error);
+  EXPECT_THROW(qat.set_weight_masks({conv_mask, std::vector<std::uint8_t>(5, 1)}), qmath::error);
+  const nn::Sequential untouched = qat.fp32_model();
+  EXPECT_EQ(std::get<nn::Conv2d>(untouched.layers()[0]).weight(), std::get<nn::Conv2d>(model.layers()[0]).weight());
+  qat.set_weight_masks({conv_mask, {}});
+  const nn::Tensor4 x = random_tensor(4, 4, 4, 2, rng);
+  const std::vector<int> labels = {0, 1, 2, 1};
+  for (int step = 0; step < 5; ++step) {
+    qat.backward(nn::softmax_cross_entropy(qat.forward(x, true), labels).gradient);
+    qat.step({0.05f, 0.9f});
+  }
+  const nn::Sequential tuned = qat.fp32_model();
+  const auto& before = std::get<nn::Conv2d>(model.layers()[0]).weight();
+  const auto& after = std::get<nn::Conv2d>(tuned.layers()[0]).weight();
+  std::size_t moved = 0;
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    if (!conv_mask[i]) EXPECT_EQ(after[i], 0.0f) << i;
+    else moved += after[i] != before[i];
+  }
+  EXPECT_GT(moved, after.size() / 2);
+  // A whole output channel masked with zero_dead_biases: its bias is held at zero too; other biases train.
+  std::vector<std::uint8_t> channel_mask(4 * 2 * 9, 1);
+  std::fill(channel_mask.begin() + 18, channel_mask.begin() + 36, 0);  // output channel 1 (OIHW)
+  qat.set_weight_masks({channel_mask, {}}, true);
+  for (int step = 0; step < 3; ++step) {
+    qat.backward(nn::softmax_cross_entropy(qat.forward(x, true), labels).gradient);
+    qat.step({0.05f, 0.9f});
+  }
+  const nn::Sequential channel_pruned = qat.fp32_model();
+  const auto& bias = std::get<nn::Conv2d>(channel_pruned.layers()[0]).bias();
+  EXPECT_EQ(bias[1], 0.0f);
+  EXPECT_NE(bias[0], 0.0f);
+  qat.set_weight_masks({});  // removed: the zeros may train again
+  qat.backward(nn::softmax_cross_entropy(qat.forward(x, true), labels).gradient);
+  qat.step({0.05f, 0.9f});
+  const nn::Sequential unmasked = qat.fp32_model();
+  const auto& freed = std::get<nn::Conv2d>(unmasked.layers()[0]).weight();
+  EXPECT_NE(freed[0], 0.0f);
+}
+
 TEST(NnQat, RefusesWhatItCannotDo) {
   std::mt19937 rng(46);
   const nn::Sequential model = small_cnn(rng);

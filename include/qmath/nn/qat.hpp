@@ -160,6 +160,8 @@ struct QatAffine {
   std::vector<float> packed_fq;             // fake-quantized weights, K x OCg per group
   std::vector<float> bias_used;             // the bias on the accumulator grid
   std::vector<std::uint8_t> weight_mask;    // STE mask, weight order
+  std::vector<std::uint8_t> prune_mask;     // pruning: 0 = weight held at zero (empty: none)
+  std::vector<std::uint8_t> bias_mask;      // 0 = a removed channel's bias, held at zero (empty: none)
   std::vector<std::uint8_t> active;         // where the fused activation passes the gradient
 
   // LSQ: the learned weight scales (zero points stay 0: symmetric weights).
@@ -176,6 +178,13 @@ struct QatAffine {
         symmetric_weight_qparams(weight.data(), weight.size(), filter.out_channels, c.per_channel_weights, c.weight_bits);
     if (c.learnable_scales && learned_weights.scale.size() == p.scale.size()) p.scale = learned_weights.scale;
     return p;
+  }
+
+  void apply_prune_mask() {
+    for (std::size_t i = 0; i < prune_mask.size(); ++i)
+      if (!prune_mask[i]) weight[i] = 0.0f;
+    for (std::size_t i = 0; i < bias_mask.size(); ++i)
+      if (!bias_mask[i]) bias[i] = 0.0f;
   }
 
   Tensor4 forward(const Tensor4& x_in, bool training, const QatConfig& c) {
@@ -454,13 +463,46 @@ class QatModel {
     if (config_.fake_quantize && config_.learnable_scales) input_.backward(g);  // the input quantizer's LSQ gradients
   }
 
+  /// Pruning masks kept through training: one per Conv2d / Linear in model order (map_weight_layers' order), each
+  /// empty (no mask) or one byte per weight in the layer's weight order (OIHW, [out, in]), 0 = pruned. The pruned
+  /// weights are zeroed now and after every step(), and get no gradient. An empty list removes all masks.
+  /// zero_dead_biases: an output channel whose weights are all masked is a removed channel (structured pruning), so
+  /// its bias is held at zero too; otherwise it keeps training (the channel then outputs a constant).
+  /// @throws qmath::error on a count or size mismatch (nothing is changed then).
+  void set_weight_masks(const std::vector<std::vector<std::uint8_t>>& masks, bool zero_dead_biases = false) {
+    constexpr const char* fn = "qmath::nn::QatModel::set_weight_masks";
+    std::vector<detail::QatAffine*> affine;
+    for (auto& node : nodes_)
+      if (auto* a = std::get_if<detail::QatAffine>(&node)) affine.push_back(a);
+    qmath::detail::require(masks.empty() || masks.size() == affine.size(), fn,
+                           std::to_string(masks.size()) + " masks for " + std::to_string(affine.size()) + " Conv2d / Linear layers");
+    for (std::size_t i = 0; i < masks.size(); ++i)
+      qmath::detail::require(masks[i].empty() || masks[i].size() == affine[i]->weight.size(), fn,
+                             "mask " + std::to_string(i) + " has " + std::to_string(masks[i].size()) + " entries, the layer " +
+                                 std::to_string(affine[i]->weight.size()) + " weights");
+    for (std::size_t i = 0; i < affine.size(); ++i) {
+      detail::QatAffine& a = *affine[i];
+      a.prune_mask = masks.empty() ? std::vector<std::uint8_t>{} : masks[i];
+      a.bias_mask.assign(zero_dead_biases && !a.prune_mask.empty() ? a.bias.size() : 0, 0);
+      const std::size_t per_channel = a.weight.size() / a.bias.size();
+      for (std::size_t k = 0; k < a.prune_mask.size(); ++k)
+        if (a.prune_mask[k] && !a.bias_mask.empty()) a.bias_mask[k / per_channel] = 1;
+      a.apply_prune_mask();
+    }
+  }
+
   /// SGD on every weight and bias (and LSQ scale / zero point) with the accumulated gradients, then zeroes them.
   void step(const Sgd& sgd) {
     input_.step(sgd);
     for (auto& node : nodes_)
       if (auto* a = std::get_if<detail::QatAffine>(&node)) {
+        for (std::size_t i = 0; i < a->prune_mask.size(); ++i)
+          if (!a->prune_mask[i]) a->weight_grad[i] = 0.0f;
+        for (std::size_t i = 0; i < a->bias_mask.size(); ++i)
+          if (!a->bias_mask[i]) a->bias_grad[i] = 0.0f;
         a->weight_state.step(sgd, a->weight.data(), a->weight_grad.data(), a->weight.size());
         a->bias_state.step(sgd, a->bias.data(), a->bias_grad.data(), a->bias.size());
+        a->apply_prune_mask();  // momentum from before the mask would move the pruned values
         if (config_.learnable_scales && !a->learned_weights.scale.empty()) {
           a->weight_scale_state.step(sgd, a->learned_weights.scale.data(), a->weight_scale_grad.data(),
                                      a->weight_scale_grad.size());
