@@ -13,4 +13,4 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQMATH_BUILD_TESTS=O
   -DQMATH_BUILD_EXAMPLES=ON >/dev/null
 cmake --build "$build" --target qmath_cli >/dev/null
 [ $# -eq 0 ] && set -- compare
-exec "$build/examples/qmath" "$@"
+exec "$build/tools/qmath/qmath" "$@"

@@ -53,7 +53,7 @@ for stage in "${stages[@]}"; do
     fuzz)
       cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
         -DQMATH_BUILD_FUZZERS=ON -DQMATH_WARNINGS_AS_ERRORS=ON -DQMATH_BUILD_BENCHMARKS=OFF \
-        -DQMATH_BUILD_EXAMPLES=OFF >/dev/null
+        -DQMATH_BUILD_EXAMPLES=OFF -DQMATH_BUILD_TOOLS=OFF >/dev/null
       cmake --build build/fuzz -j "$jobs" --target fuzz_npy fuzz_safetensors
       for parser in npy safetensors; do
         # The corpus grows across runs; the seeds are the test data files. Crash inputs land in build/fuzz/crashes.
@@ -84,7 +84,7 @@ for stage in "${stages[@]}"; do
     consumer)
       rm -rf build/consumer
       cmake -S . -B build/consumer/qmath -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PWD/build/consumer/prefix" \
-        -DQMATH_BUILD_TESTS=OFF -DQMATH_BUILD_BENCHMARKS=OFF -DQMATH_BUILD_EXAMPLES=OFF >/dev/null
+        -DQMATH_BUILD_TESTS=OFF -DQMATH_BUILD_BENCHMARKS=OFF -DQMATH_BUILD_EXAMPLES=OFF -DQMATH_BUILD_TOOLS=OFF >/dev/null
       cmake --build build/consumer/qmath -j "$jobs" >/dev/null
       cmake --install build/consumer/qmath >/dev/null
       for mode in find_package add_subdirectory; do

@@ -28,6 +28,7 @@ def main():
     with open(os.path.join(OUT, 'f32_v2_3.npy'), 'wb') as f:
         np.lib.format.write_array(f, np.array([1.5, -0.25, 1e-3], dtype='<f4'), version=(2, 0))
     save('f32_bigendian_2.npy', np.array([1.0, 2.0], dtype='>f4'))
+    save('f32_inf_2.npy', np.array([1.5, np.inf], dtype='<f4'))  # the tool's +-Inf hint
 
     # float16: normal, negative, the largest finite, the smallest subnormal, infinity, negative zero.
     f2 = np.array([[1.0, -2.5, 65504.0], [2.0 ** -24, np.inf, -0.0]], dtype='<f2')

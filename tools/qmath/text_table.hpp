@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// examples/text_table.hpp: a tiny aligned plain-text table for the qmath command-line tool.
+// tools/qmath/text_table.hpp: a tiny aligned plain-text table for the qmath command-line tool.
 #pragma once
 
 #include <algorithm>
@@ -8,15 +8,7 @@
 #include <utility>
 #include <vector>
 
-namespace qmath_cli {
-
-/// printf-style formatting into a std::string, for table cells.
-template <class... Args>
-std::string format(const char* pattern, Args... args) {
-  char buffer[128];
-  std::snprintf(buffer, sizeof(buffer), pattern, args...);
-  return buffer;
-}
+namespace qmath_tool {
 
 /// Columns of text, padded to the widest cell. Text columns are left-aligned and number columns
 /// right-aligned, so that digits line up. An empty row prints as a blank line (to group rows).
@@ -68,4 +60,4 @@ class TextTable {
   std::vector<std::vector<std::string>> rows_;
 };
 
-}  // namespace qmath_cli
+}  // namespace qmath_tool

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// examples/json_params.hpp: the JSON file of quantization parameters that `qmath quantize` writes and
-// `qmath dequantize` reads, with a strict reader for exactly that format.
+// tools/qmath/params_file.hpp: the JSON file of quantization parameters that `qmath quantize` writes (with
+// nlohmann-json) and `qmath dequantize` reads, with a strict reader for exactly that format.
 //
 //   {
 //     "dtype": "int8", "profile": "pytorch", "scheme": "affine", "granularity": "channel",
@@ -9,8 +9,9 @@
 //   }
 //
 // The reader takes one JSON object whose members are exactly these ten keys, in any order, each once; values are
-// strings, integers, or arrays of numbers (no nesting, no escapes in strings, no true/false/null). Scales are
-// printed with 9 significant digits, which read back as the same float.
+// strings, integers, or arrays of numbers (no nesting, no escapes in strings, no true/false/null): stricter than
+// a general JSON parser, which would take the last of two equal keys in silence. Scales are written as the
+// shortest decimal that reads back as the same float.
 #pragma once
 
 #include <cctype>
@@ -27,13 +28,11 @@
 #include <string>
 #include <vector>
 
-namespace qmath_cli {
+#include <nlohmann/json.hpp>
 
-/// A bad command line or input file: main() prints "qmath: <message>" and exits with status 2.
-class cli_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+#include "tool.hpp"
+
+namespace qmath_tool {
 
 /// The parameters file, field for field. Strings are validated by the CLI, which knows the allowed names.
 struct ParamsFile {
@@ -49,12 +48,6 @@ struct ParamsFile {
 };
 
 namespace json_detail {
-
-inline std::string float_text(float value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.9g", static_cast<double>(value));
-  return buffer;
-}
 
 /// Strict integer: optional '-', digits, nothing else, within int64.
 inline bool parse_int64(const std::string& text, std::int64_t& out) {
@@ -220,44 +213,33 @@ class Reader {
 
 }  // namespace json_detail
 
-/// The file's text, as `qmath quantize` writes it.
+/// The file's text, as `qmath quantize` writes it: the keys in a fixed order, one per line.
 inline std::string params_to_json(const ParamsFile& p) {
-  std::string scales, zero_points;
-  for (std::size_t i = 0; i < p.scale.size(); ++i) scales += (i ? ", " : "") + json_detail::float_text(p.scale[i]);
-  for (std::size_t i = 0; i < p.zero_point.size(); ++i)
-    zero_points += (i ? ", " : "") + std::to_string(p.zero_point[i]);
-  return "{\n"
-         "  \"dtype\": \"" +
-         p.dtype +
-         "\",\n"
-         "  \"profile\": \"" +
-         p.profile +
-         "\",\n"
-         "  \"scheme\": \"" +
-         p.scheme +
-         "\",\n"
-         "  \"granularity\": \"" +
-         p.granularity +
-         "\",\n"
-         "  \"axis\": " +
-         std::to_string(p.axis) +
-         ",\n"
-         "  \"group_size\": " +
-         std::to_string(p.group_size) +
-         ",\n"
-         "  \"qmin\": " +
-         std::to_string(p.qmin) +
-         ",\n"
-         "  \"qmax\": " +
-         std::to_string(p.qmax) +
-         ",\n"
-         "  \"scale\": [" +
-         scales +
-         "],\n"
-         "  \"zero_point\": [" +
-         zero_points +
-         "]\n"
-         "}\n";
+  nlohmann::ordered_json j;
+  j["dtype"] = p.dtype;
+  j["profile"] = p.profile;
+  j["scheme"] = p.scheme;
+  j["granularity"] = p.granularity;
+  j["axis"] = p.axis;
+  j["group_size"] = p.group_size;
+  j["qmin"] = p.qmin;
+  j["qmax"] = p.qmax;
+  // Each scale as the shortest decimal that reads back as the same float (a double would print 17 digits).
+  nlohmann::ordered_json scales = nlohmann::ordered_json::array();
+  for (float s : p.scale) {
+    std::string text;
+    for (int digits = 6; digits <= 9; ++digits) {
+      char buffer[32];
+      std::snprintf(buffer, sizeof(buffer), "%.*g", digits, static_cast<double>(s));
+      text = buffer;
+      if (std::strtof(buffer, nullptr) == s) break;
+    }
+    scales.push_back(nlohmann::ordered_json::parse(text));
+  }
+  j["scale"] = scales;
+  j["zero_point"] = p.zero_point;
+  std::string text = j.dump(2);
+  return text + "\n";
 }
 
 /// Parses the text of a parameters file; `name` is what error messages call it.
@@ -312,6 +294,7 @@ inline ParamsFile params_from_json(const std::string& text, const std::string& n
 }
 
 inline ParamsFile read_params_file(const std::string& path) {
+  check_readable_file(path, "parameters file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw cli_error("cannot open parameters file '" + path + "'");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -328,4 +311,4 @@ inline void write_params_file(const std::string& path, const ParamsFile& p) {
   if (!out) throw cli_error("writing '" + path + "' failed");
 }
 
-}  // namespace qmath_cli
+}  // namespace qmath_tool

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-# examples/cli_run_test.cmake: ctest script that runs `qmath ARGS...` once and checks its exit status and output.
+# tools/qmath/tests/run_test.cmake: ctest script that runs `qmath ARGS...` once and checks its exit status and output.
 #
 #   cmake -DQMATH=<tool> [-DEMULATOR=<cmd|args>] -DARGS=<a|b|c> -DEXPECT_RC=<n> -DEXPECT=<regex>
-#         [-DPARAMS_CASE=<case> -DPARAMS_FILE=<path>] -P cli_run_test.cmake
+#         [-DPARAMS_CASE=<case> -DPARAMS_FILE=<path>] -P run_test.cmake
 #
 # Lists come '|'-separated, since ';' would split them on the way through add_test. With EXPECT_RC 2 (an error),
 # stdout must be empty and stderr exactly one line `qmath: <message>` matching EXPECT; otherwise stdout must match

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-# examples/cli_roundtrip_test.cmake: ctest script: `qmath quantize` a .npy, `qmath dequantize` the codes, and
+# tools/qmath/tests/roundtrip_test.cmake: ctest script: `qmath quantize` a .npy, `qmath dequantize` the codes, and
 # `qmath diff` the result with the input, which must agree within TOLERANCE.
 #
 #   cmake -DQMATH=<tool> [-DEMULATOR=<cmd|args>] -DINPUT=<x.npy> -DPREFIX=<output path prefix>
-#         -DQUANTIZE_ARGS=<a|b> -DDEQUANTIZE_ARGS=<a|b> -DTOLERANCE=<t> -DSUMMARY=<regex> -P cli_roundtrip_test.cmake
+#         -DQUANTIZE_ARGS=<a|b> -DDEQUANTIZE_ARGS=<a|b> -DTOLERANCE=<t> -DSUMMARY=<regex> -P roundtrip_test.cmake
 #
 # Lists come '|'-separated, since ';' would split them on the way through add_test. SUMMARY must match the
 # line quantize prints. Outputs: PREFIX_codes.npy, PREFIX_codes.json (quantize's default) and PREFIX_back.npy.
