@@ -254,7 +254,7 @@ void write_chart(const std::string& path, const std::vector<Result>& results) {
                top + ph / 2, y0, y0);
   const std::vector<std::pair<std::string, const char*>> families = {
       {"fp32", "#000000"}, {"pruning", "#d62728"}, {"structured", "#ff7f0e"}, {"low rank", "#9467bd"},
-      {"quantized", "#1f77b4"}, {"mixed", "#17becf"}, {"pruned + int8", "#2ca02c"}};
+      {"quantized", "#1f77b4"}, {"mixed", "#e377c2"}, {"pruned + int8", "#2ca02c"}};
   auto color = [&](const std::string& family) {
     for (const auto& p : families)
       if (p.first == family) return p.second;

@@ -202,6 +202,12 @@ TEST(HistogramObserver, RejectsBadConstructionAndInput) {
   EXPECT_THROW(HistogramObserver(0), qmath::error);
   EXPECT_THROW(HistogramObserver(-5), qmath::error);
   EXPECT_THROW(HistogramObserver(2048, 0), qmath::error);
+  // Bounded cost: at most 2^14 bins, an upsample rate of 2^10 and 2^20 steps per merge.
+  EXPECT_NO_THROW(HistogramObserver(1 << 14, 64));
+  EXPECT_NO_THROW(HistogramObserver(1024, 1 << 10));
+  EXPECT_THROW(HistogramObserver((1 << 14) + 1, 1), qmath::error);
+  EXPECT_THROW(HistogramObserver(2048, (1 << 10) + 1), qmath::error);
+  EXPECT_THROW(HistogramObserver(1 << 14, 128), qmath::error);
   HistogramObserver obs;
   EXPECT_THROW(obs.update(nullptr, 3), qmath::error);
   EXPECT_NO_THROW(obs.update(nullptr, 0));

@@ -49,6 +49,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "qmath/core/config.hpp"
@@ -306,11 +307,16 @@ inline void l2_search(const std::vector<float>& h, float min_v, float max_v, dou
 ///   qmath::Range r = obs.percentile_range(99.99);  // or entropy_range<std::int8_t>(), l2_range<...>()
 class HistogramObserver {
  public:
-  /// @throws qmath::error unless 1 <= bins <= 2^24 and 1 <= upsample_rate <= 2^16.
+  /// The cost is bounded by the arguments: a merge in update() takes O(bins * upsample_rate) (at most 2^20 steps),
+  /// l2_range() and entropy_range() O(bins^2) (at most 2^28); torch's defaults are 2048 and 128.
+  /// @throws qmath::error unless 1 <= bins <= 2^14, 1 <= upsample_rate <= 2^10 and bins * upsample_rate <= 2^20.
   explicit HistogramObserver(int bins = 2048, int upsample_rate = 128) : bins_(bins), upsample_(upsample_rate) {
     constexpr const char* fn = "qmath::HistogramObserver";
-    detail::require(bins >= 1 && bins <= (1 << 24), fn, "bins must be in [1, 2^24]");
-    detail::require(upsample_rate >= 1 && upsample_rate <= (1 << 16), fn, "upsample_rate must be in [1, 2^16]");
+    detail::require(bins >= 1 && bins <= (1 << 14), fn, "bins must be in [1, 2^14] (got " + std::to_string(bins) + ")");
+    detail::require(upsample_rate >= 1 && upsample_rate <= (1 << 10), fn,
+                    "upsample_rate must be in [1, 2^10] (got " + std::to_string(upsample_rate) + ")");
+    detail::require(static_cast<std::int64_t>(bins) * upsample_rate <= (std::int64_t{1} << 20), fn,
+                    "bins * upsample_rate must be at most 2^20: each merge costs that many steps");
     reset();
   }
 
