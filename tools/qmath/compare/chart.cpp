@@ -51,7 +51,7 @@ void write_svg_chart(const std::string& path, const std::vector<Series>& series)
   const std::size_t colours = sizeof(kColours) / sizeof(kColours[0]);
   const std::size_t columns = std::min<std::size_t>(series.size(), 8);  // the heat map's series columns
   const double left = 70, top = 44, plot_w = 620, plot_h = 340, key_x = left + plot_w + 30;
-  const double row_h = 16, name_w = 330, cell_w = 92;
+  const double row_h = 16, name_w = 450, cell_w = 104;
   const double heat_top = top + plot_h + 80;
   const double width = std::max(key_x + 260, left + 40 + name_w + 60 + cell_w * static_cast<double>(columns) + 20);
   const double height = heat_top + 34 + row_h * static_cast<double>(formats.size()) + 30;
@@ -139,7 +139,7 @@ void write_svg_chart(const std::string& path, const std::vector<Series>& series)
   std::fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-weight=\"bold\" text-anchor=\"end\">bits</text>\n", bits_x + 40, heat_top + 12);
   for (std::size_t s = 0; s < columns; ++s) {
     std::string name = series[s].first;
-    if (name.size() > 14) name = name.substr(0, 13) + "~";
+    if (name.size() > 16) name = name.substr(0, 15) + "~";
     std::fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-weight=\"bold\" text-anchor=\"middle\" fill=\"%s\">%s</text>\n",
                  cells_x + cell_w * (static_cast<double>(s) + 0.5), heat_top + 12, kColours[s % colours], xml_text(name).c_str());
   }

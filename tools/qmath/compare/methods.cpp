@@ -307,6 +307,7 @@ Row pool(const std::vector<const Row*>& rows, const std::string& source, std::si
   p.max_sqnr_db = -std::numeric_limits<double>::infinity();
   std::vector<qmath::ErrorStats> parts;
   for (const Row* r : rows) {
+    p.clip_measured = p.clip_measured && r->clip_measured;
     p.elements += r->elements;
     p.bits += r->bits;
     p.encode_seconds += r->encode_seconds;
@@ -342,6 +343,7 @@ Row mixed_precision_row(const std::vector<std::vector<std::pair<int, const Row*>
     ++tensors_at[layers[i][a.choice[i]].bits];
   }
   Row r = pool(chosen, source, chosen.size());
+  r.encode_seconds = r.decode_seconds = 0.0;  // not every width is timed: no speed for the mix
   std::string widths;
   for (const auto& [width, count] : tensors_at) widths += format("%sint%d x%d", widths.empty() ? "" : ", ", width, count);
   r.method = format("mixed int2-8 sym, channel, %g bits/elem (%s)", bits, widths.c_str());
