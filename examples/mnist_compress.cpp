@@ -2,10 +2,10 @@
 // examples/mnist_compress.cpp: the MNIST CNN of ../shared/realdata made smaller every way qmath/compress offers,
 // with top-1, agreement with fp32, logit SQNR and the bytes each result really needs.
 //
-//   build/release/examples/mnist_compress ../shared/realdata [--epochs E] [--lr RATE] [--chart FILE.svg]
+//   build/release/examples/mnist_compress ../shared/realdata [--images N] [--epochs E] [--lr RATE] [--chart FILE.svg]
 //
 // Fine-tuning uses images 0-4999 (E epochs, default 2, batches of 50, SGD lr 0.005 momentum 0.9, fp32 training
-// with the pruning masks held; --lr changes the rate); every score is on images 5000-9999. Calibration (static int8) and the
+// with the pruning masks held; --lr changes the rate; --images N uses the first N images, half and half); every score is on images 5000-9999. Calibration (static int8) and the
 // mixed-precision sensitivity use images 0-999.
 //   pruning     magnitude per layer and global at 50 / 75 / 90 % (one-shot, and gradual over the first epoch with Zhu and
 //               Gupta's cubic schedule then tuned), 2:4 along each layer's reduction axis (I*KH*KW for a conv),
@@ -176,12 +176,14 @@ struct Bench {
   float learning_rate;
   std::vector<Result> results;
 
-  Bench(const mnist::TestSet& t, const nn::Sequential& model, int e, float lr)
-      : test(t), half(t.count / 2), epochs(e), learning_rate(lr) {
-    eval = test.batch(half, test.count - half);
+  // The first `images` test images: the first half tunes, the second half scores.
+  Bench(const mnist::TestSet& t, std::size_t images, const nn::Sequential& model, int e, float lr)
+      : test(t), half(images / 2), epochs(e), learning_rate(lr) {
+    eval = test.batch(half, images - half);
     eval_fp32 = model.forward(eval);
     second = test;
     second.labels.erase(second.labels.begin(), second.labels.begin() + static_cast<std::ptrdiff_t>(half));
+    second.labels.resize(images - half);
     for (std::size_t b = 0; b < 10; ++b) calibration.push_back(test.batch(100 * b, 100));
   }
 
@@ -311,16 +313,19 @@ int main(int argc, char** argv) {
   std::string realdata = "../shared/realdata", chart;
   int epochs = 2;
   float learning_rate = 0.005f;
+  std::size_t images = 10000;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--chart" && i + 1 < argc) {
       chart = argv[++i];
     } else if (arg == "--lr" && i + 1 < argc) {
       learning_rate = std::strtof(argv[++i], nullptr);
+    } else if (arg == "--images" && i + 1 < argc) {
+      images = std::strtoul(argv[++i], nullptr, 10);
     } else if (arg == "--epochs" && i + 1 < argc) {
       epochs = std::max(1, std::atoi(argv[++i]));
     } else if (arg.rfind("--", 0) == 0) {
-      std::fprintf(stderr, "usage: %s [REALDATA_DIR] [--epochs E] [--lr RATE] [--chart FILE.svg]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [REALDATA_DIR] [--images N] [--epochs E] [--lr RATE] [--chart FILE.svg]\n", argv[0]);
       return 2;
     } else {
       realdata = arg;
@@ -334,9 +339,10 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     const nn::Sequential model = mnist::load_model(realdata);
     const mnist::TestSet test = mnist::load_test_set(realdata);
-    Bench bench(test, model, epochs, learning_rate);
+    images = std::min(std::max<std::size_t>(images, 1000), test.count);
+    Bench bench(test, images, model, epochs, learning_rate);
     std::printf("MNIST CNN (%s): scores on images %zu-%zu; tuning on 0-%zu (%d epochs, SGD lr %g momentum 0.9); calibration on 0-999\n",
-                realdata.c_str(), bench.half, test.count - 1, bench.half - 1, epochs, static_cast<double>(learning_rate));
+                realdata.c_str(), bench.half, images - 1, bench.half - 1, epochs, static_cast<double>(learning_rate));
     print_header("baseline");
     bench.report("fp32", "fp32", bench.eval_fp32, stored_bytes(model, all_bits(model, 32), storage::dense), true);
     const std::vector<int> int8_bits = all_bits(model, 8);
