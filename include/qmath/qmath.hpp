@@ -19,6 +19,7 @@
 #include "qmath/quant/quantize.hpp"
 #include "qmath/quant/requantize.hpp"
 #include "qmath/quant/fake_quant.hpp"
+#include "qmath/quant/scaled_fp8.hpp"
 #include "qmath/calib/common.hpp"
 #include "qmath/calib/observers.hpp"
 #include "qmath/calib/mse_sweep.hpp"

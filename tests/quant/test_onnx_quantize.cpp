@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // tests/quant/test_onnx_quantize.cpp: the ONNX project's QuantizeLinear / DequantizeLinear / DynamicQuantizeLinear
 // conformance vectors (../shared/conformance/onnx/node) through the public qmath API with profile::onnx, bit for
-// bit, on every compiled ISA path this CPU runs. Vectors for types qmath does not quantize to (float8, float4,
-// 2-bit, float16 outputs) are listed and skipped visibly; a census test fails if the data holds a vector of these
+// bit, on every compiled ISA path this CPU runs (float8 through quant/scaled_fp8.hpp). Vectors for types qmath does
+// not quantize to (float4, 2-bit, float16 outputs) are listed and skipped visibly; a census test fails if the data holds a vector of these
 // ops that is in neither list.
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
@@ -39,6 +40,11 @@ const char* const kDequantizeTests[] = {
     "test_dequantizelinear_int16", "test_dequantizelinear_uint16", "test_dequantizelinear_int4",
     "test_dequantizelinear_uint4",
 };
+// float8 codes: qmath's scaled fp8 (quant/scaled_fp8.hpp).
+const char* const kFp8Tests[] = {
+    "test_quantizelinear_e4m3fn",   "test_quantizelinear_e5m2",   "test_dequantizelinear_e4m3fn",
+    "test_dequantizelinear_e4m3fn_zero_point", "test_dequantizelinear_e5m2",
+};
 const char* const kDynamicTests[] = {
     "test_dynamicquantizelinear",
     "test_dynamicquantizelinear_max_adjusted",
@@ -52,15 +58,10 @@ struct UnsupportedCase {
   const char* what;
 };
 const UnsupportedCase kUnsupported[] = {
-    {"test_quantizelinear_e4m3fn", "float8e4m3fn", "float8e4m3fn outputs"},
-    {"test_quantizelinear_e5m2", "float8e5m2", "float8e5m2 outputs"},
     {"test_quantizelinear_float4e2m1", "float4e2m1", "float4e2m1 outputs"},
     {"test_quantizelinear_int2", "int2", "int2 codes"},
     {"test_quantizelinear_uint2", "uint2", "uint2 codes"},
-    {"test_dequantizelinear_e4m3fn", "float8e4m3fn", "float8e4m3fn codes"},
     {"test_dequantizelinear_e4m3fn_float16", "float16", "float8e4m3fn codes with float16 scale and output"},
-    {"test_dequantizelinear_e4m3fn_zero_point", "float8e4m3fn", "float8e4m3fn codes and zero points"},
-    {"test_dequantizelinear_e5m2", "float8e5m2", "float8e5m2 codes"},
     {"test_dequantizelinear_float4e2m1", "float4e2m1", "float4e2m1 codes"},
     {"test_dequantizelinear_int2", "int2", "int2 codes"},
     {"test_dequantizelinear_uint2", "uint2", "uint2 codes"},
@@ -391,6 +392,55 @@ INSTANTIATE_TEST_SUITE_P(Conformance, OnnxDynamicQuantizeLinear,
                          ::testing::ValuesIn(on_every_path(kDynamicTests)),
                          vector_on_path_name);
 
+// ---- float8: QuantizeLinear / DequantizeLinear through quant/scaled_fp8.hpp ------------------------------------
+
+class OnnxFp8Linear : public ::testing::TestWithParam<VectorOnPath> {};
+
+TEST_P(OnnxFp8Linear, MatchesBitForBit) {
+  const std::string name = GetParam().test;
+  ONNX_LOAD(name, test);
+  QMATH_SKIP_IF_UNSUPPORTED(GetParam().path);
+  qmath::ScopedIsaOverride guard(GetParam().path);  // the fp8 conversions dispatch as convert.hpp's do
+  const bool quantize = test.op == "QuantizeLinear";
+  ASSERT_TRUE(quantize || test.op == "DequantizeLinear") << test.op;
+  const OnnxTensor& codes_tensor = quantize ? test.outputs.at(0) : test.inputs.at(0);
+  const OnnxTensor& values_tensor = quantize ? test.inputs.at(0) : test.outputs.at(0);
+  ASSERT_EQ(values_tensor.dtype, "float32");
+  qmath::Fp8Params p;
+  if (codes_tensor.dtype == "float8e4m3fn") p.format = qmath::fp8_format::e4m3fn;
+  else if (codes_tensor.dtype == "float8e5m2") p.format = qmath::fp8_format::e5m2;
+  else FAIL() << "codes of type " << codes_tensor.dtype;
+  ASSERT_TRUE(granularity_of(test, values_tensor.shape, test.inputs.at(1), p.granularity));
+  p.scale = as_vector<float>(test.inputs.at(1));
+  const auto zp = test.inputs.find(2);
+  if (zp != test.inputs.end()) {
+    ASSERT_EQ(zp->second.dtype, codes_tensor.dtype);
+    p.zero_point.clear();
+    for (std::uint8_t code : as_vector<std::uint8_t>(zp->second)) p.zero_point.push_back(qmath::fp8_to_f32(code, p.format));
+  }
+  p.overflow = int_attribute(test, "saturate", 1) ? qmath::overflow_mode::saturate : qmath::overflow_mode::to_infinity;
+  const qmath::TensorShape shape{values_tensor.shape};
+  const std::vector<std::uint8_t> codes = as_vector<std::uint8_t>(codes_tensor);
+  const std::vector<float> values = as_vector<float>(values_tensor);
+  ASSERT_EQ(codes.size(), values.size());
+  if (quantize) {
+    std::vector<std::uint8_t> got(values.size(), 0xAA);
+    qmath::quantize_fp8(values.data(), shape, p, got.data());
+    for (std::size_t i = 0; i < got.size(); ++i)
+      EXPECT_EQ(static_cast<int>(got[i]), static_cast<int>(codes[i])) << name << " element " << i << " (x = " << values[i] << ")";
+  } else {
+    std::vector<float> got(values.size(), -1.0f);
+    qmath::dequantize_fp8(codes.data(), shape, p, got.data());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      if (std::isnan(values[i])) EXPECT_TRUE(std::isnan(got[i])) << name << " element " << i;
+      else EXPECT_EQ(qmath::f32_bits(got[i]), qmath::f32_bits(values[i])) << name << " element " << i << ": " << got[i] << " vs " << values[i];
+    }
+  }
+}
+
+std::vector<VectorOnPath> fp8_on_every_path() { return on_every_path(kFp8Tests); }
+INSTANTIATE_TEST_SUITE_P(Conformance, OnnxFp8Linear, ::testing::ValuesIn(fp8_on_every_path()), vector_on_path_name);
+
 // ---- Vectors qmath cannot run: reported as skipped, not left out ---------------------------------------------
 
 class OnnxUnsupportedType : public ::testing::TestWithParam<UnsupportedCase> {};
@@ -421,6 +471,7 @@ TEST(OnnxQuantizeCensus, EveryQuantizationVectorIsAccountedFor) {
   for (const char* name : kQuantizeTests) listed.insert(name);
   for (const char* name : kDequantizeTests) listed.insert(name);
   for (const char* name : kDynamicTests) listed.insert(name);
+  for (const char* name : kFp8Tests) listed.insert(name);
   for (const UnsupportedCase& c : kUnsupported) listed.insert(c.test);
   std::size_t seen = 0;
   for (std::string line; std::getline(index, line);) {

@@ -21,6 +21,7 @@
 #include "qmath/quant/choose.hpp"
 #include "qmath/quant/fake_quant.hpp"
 #include "qmath/quant/quantize.hpp"
+#include "qmath/quant/scaled_fp8.hpp"
 #include "tool.hpp"
 
 namespace qmath_tool {
@@ -34,10 +35,8 @@ Row measure_integer(const Tensor& t, const qmath::QParams<Q>& p, bool affine, co
   const std::size_t n = t.values.size();
   r.elements = n;
   r.error = qmath::quantization_error(t.values.data(), t.shape, p);
-  constexpr int kBits = qmath::int_traits<Q>::kBits;
   // Each slot stores an fp32 scale, and an affine one a zero point of the code type (as ONNX stores them).
-  r.bits = static_cast<double>(kBits) * static_cast<double>(n) +
-           static_cast<double>(p.scale.size()) * (32.0 + (affine ? kBits : 0));
+  r.bits = qmath::storage_bits(p, n, affine);
   if (o.timing) {
     std::vector<typename qmath::int_traits<Q>::storage> codes(qmath::int_traits<Q>::storage_size(n));
     std::vector<float> back(n);
@@ -72,31 +71,18 @@ Row measure_float(const Tensor& t, qmath::float_format f, const Options& o) {
 }
 
 /// fp8 with one fp32 scale per tensor that maps the largest |x| onto the format's largest finite value, as fp8
-/// training and inference recipes do: unscaled, trained weights (|w| ~ 0.01-0.1) would sit in fp8's subnormals.
+/// training and inference recipes do (quant/scaled_fp8.hpp): unscaled, trained weights (|w| ~ 0.01-0.1) would sit in
+/// fp8's subnormals.
 Row measure_scaled_fp8(const Tensor& t, qmath::fp8_format f8, const Options& o) {
   Row r;
   const std::size_t n = t.values.size();
   r.elements = n;
-  r.bits = 8.0 * static_cast<double>(n) + 32.0;
-  const qmath::float_format f = f8 == qmath::fp8_format::e4m3fn ? qmath::float_format::e4m3fn : qmath::float_format::e5m2;
-  float amax = 0.0f;
-  for (float v : t.values)
-    if (std::isfinite(v)) amax = std::max(amax, std::fabs(v));
-  // In double, so that a tiny amax cannot make the scale subnormal and its inverse infinite.
-  const double ratio = static_cast<double>(amax) / qmath::float_format_max(f);
-  const bool usable = ratio >= std::numeric_limits<float>::min() && std::isfinite(1.0 / ratio);
-  const float scale = usable ? static_cast<float>(ratio) : 1.0f;
-  const float inverse = usable ? static_cast<float>(1.0 / ratio) : 1.0f;
-  std::vector<float> scaled(n), back(n);
+  const qmath::Fp8Params p = qmath::choose_fp8_params(t.values.data(), t.shape, qmath::per_tensor(), f8);
+  r.bits = qmath::storage_bits(p, n);
   std::vector<std::uint8_t> codes(n);
-  const auto encode = [&] {
-    for (std::size_t i = 0; i < n; ++i) scaled[i] = t.values[i] * inverse;
-    qmath::convert_f32_to_fp8(scaled.data(), codes.data(), n, f8);
-  };
-  const auto decode = [&] {
-    qmath::convert_fp8_to_f32(codes.data(), back.data(), n, f8);
-    for (std::size_t i = 0; i < n; ++i) back[i] *= scale;
-  };
+  std::vector<float> back(n);
+  const auto encode = [&] { qmath::quantize_fp8(t.values.data(), t.shape, p, codes.data()); };
+  const auto decode = [&] { qmath::dequantize_fp8(codes.data(), t.shape, p, back.data()); };
   encode();
   decode();
   qmath::ErrorAccumulator acc;
@@ -108,8 +94,6 @@ Row measure_scaled_fp8(const Tensor& t, qmath::fp8_format f8, const Options& o) 
   }
   return r;
 }
-
-
 
 // ---- Narrow integers and compression --------------------------------------------------------------------------
 
