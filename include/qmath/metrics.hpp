@@ -164,12 +164,9 @@ template <class Visit>
 void for_each_slot_element(const TensorShape& shape, const Granularity& g, std::size_t total, Visit&& visit) {
   const std::size_t slots = parameter_slots(shape, g, "qmath::for_each_slot_element");
   if (total == 0) return;
-  std::vector<std::size_t> ids(slots);
-  std::iota(ids.begin(), ids.end(), std::size_t{0});
-  for_each_run(shape, g, total, ids.data(), ids.data(),
-               [&](std::size_t at, std::size_t count, const std::size_t* id, const std::size_t*, bool each) {
-                 for (std::size_t k = 0; k < count; ++k) visit(id[each ? k : 0], at + k);
-               });
+  for_each_slot_run(shape, g, total, slots, [&](std::size_t at, std::size_t count, const std::size_t* id, bool each) {
+    for (std::size_t k = 0; k < count; ++k) visit(id[each ? k : 0], at + k);
+  });
 }
 
 /// Whether the clamp moves finite x's code: the unclamped code, computed as kernels/ref/quantize.hpp computes it

@@ -97,12 +97,9 @@ inline BatchRanges scan_batch(const float* x, const TensorShape& shape, const Gr
   b.min.assign(slots, 0.0f);
   b.max.assign(slots, 0.0f);
   b.seen.assign(slots, 0);
-  std::vector<std::size_t> ids(slots);
-  std::iota(ids.begin(), ids.end(), std::size_t{0});
-  for_each_run(shape, g, total, ids.data(), ids.data(),
-               [&](std::size_t at, std::size_t count, const std::size_t* id, const std::size_t*, bool each) {
-                 scan_run(x + at, count, id, each, b);
-               });
+  for_each_slot_run(shape, g, total, slots, [&](std::size_t at, std::size_t count, const std::size_t* id, bool each) {
+    scan_run(x + at, count, id, each, b);
+  });
   return b;
 }
 

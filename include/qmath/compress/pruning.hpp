@@ -71,13 +71,11 @@ inline Mask keep_largest(const std::vector<double>& score, std::size_t prune) {
 inline std::vector<std::size_t> slot_of_each_element(const TensorShape& shape, const Granularity& g, std::size_t total,
                                                      const char* fn) {
   std::vector<std::size_t> slot(total, 0);
-  if (g.kind == granularity_kind::per_tensor || total == 0) return slot;
-  const qmath::detail::AxisLayout L = qmath::detail::split_at_axis(shape, qmath::detail::normalize_axis(g.axis, shape.dims.size(), fn));
-  const std::size_t group = g.kind == granularity_kind::per_group ? static_cast<std::size_t>(g.group_size) : 0;
-  const std::size_t groups = group ? (L.dim + group - 1) / group : 0;
-  for (std::size_t o = 0, e = 0; o < L.outer; ++o)
-    for (std::size_t d = 0; d < L.dim; ++d)
-      for (std::size_t i = 0; i < L.inner; ++i, ++e) slot[e] = group ? (o * groups + d / group) * L.inner + i : d;
+  if (total == 0) return slot;
+  qmath::detail::for_each_slot_run(shape, g, total, qmath::detail::parameter_slots(shape, g, fn),
+                                   [&](std::size_t at, std::size_t count, const std::size_t* id, bool each) {
+                                     for (std::size_t k = 0; k < count; ++k) slot[at + k] = id[each ? k : 0];
+                                   });
   return slot;
 }
 

@@ -212,10 +212,8 @@ inline Ranges minmax_ranges(const float* x, const TensorShape& shape, const Gran
   r.min.assign(slots, std::numeric_limits<float>::infinity());
   r.max.assign(slots, -std::numeric_limits<float>::infinity());
   if (total > 0) {
-    std::vector<std::size_t> ids(slots);
-    std::iota(ids.begin(), ids.end(), std::size_t{0});
-    detail::for_each_run(shape, g, total, ids.data(), ids.data(),
-                         [&](std::size_t at, std::size_t count, const std::size_t* id, const std::size_t*, bool each) {
+    detail::for_each_slot_run(shape, g, total, slots,
+                              [&](std::size_t at, std::size_t count, const std::size_t* id, bool each) {
                            for (std::size_t k = 0; k < count; ++k) {
                              const float v = x[at + k];
                              if (std::isnan(v)) continue;

@@ -164,12 +164,9 @@ void for_each_element_slot(const TensorShape& shape, const Granularity& g, std::
     for (std::size_t i = 0; i < total; ++i) body(i, std::size_t{0});
     return;
   }
-  std::vector<std::size_t> ids(slots);
-  std::iota(ids.begin(), ids.end(), std::size_t{0});
-  for_each_run(shape, g, total, ids.data(), ids.data(),
-               [&](std::size_t at, std::size_t count, const std::size_t* slot, const std::size_t*, bool each) {
-                 for (std::size_t k = 0; k < count; ++k) body(at + k, slot[each ? k : 0]);
-               });
+  for_each_slot_run(shape, g, total, slots, [&](std::size_t at, std::size_t count, const std::size_t* slot, bool each) {
+    for (std::size_t k = 0; k < count; ++k) body(at + k, slot[each ? k : 0]);
+  });
 }
 
 /// A scale the fake quantize formulas can use: finite, > 0, with a finite reciprocal.

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -135,6 +136,20 @@ void for_each_run(const TensorShape& shape, const Granularity& g, std::size_t to
       const std::size_t slot = (o * groups + d / group) * L.inner;
       run((o * L.dim + d) * L.inner, L.inner, a + slot, b + slot, true);
     }
+}
+
+/// The one walk of a tensor slot by slot: calls visit(offset, count, slot, per_element) over runs that cover the
+/// tensor once, slot[0] being the parameter slot (numbered as in qparams.hpp) of all `count` elements when
+/// per_element is false, slot[k] that of element offset + k otherwise. `slots` is parameter_slots(shape, g);
+/// the preconditions of for_each_run apply.
+template <class Visit>
+void for_each_slot_run(const TensorShape& shape, const Granularity& g, std::size_t total, std::size_t slots, Visit&& visit) {
+  std::vector<std::size_t> ids(slots);
+  std::iota(ids.begin(), ids.end(), std::size_t{0});
+  for_each_run(shape, g, total, ids.data(), ids.data(),
+               [&](std::size_t at, std::size_t count, const std::size_t* slot, const std::size_t*, bool per_element) {
+                 visit(at, count, slot, per_element);
+               });
 }
 
 }  // namespace detail

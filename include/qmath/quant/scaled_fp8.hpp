@@ -76,12 +76,9 @@ inline Fp8Params choose_fp8_params(const float* x, const TensorShape& shape, con
   p.granularity = g;
   const std::size_t slots = detail::parameter_slots(shape, g, fn);
   std::vector<float> amax(slots, 0.0f);
-  std::vector<std::size_t> ids(slots);
-  for (std::size_t s = 0; s < slots; ++s) ids[s] = s;
   if (total > 0) {
-    // for_each_run hands out parameter pointers; pointing it at slot numbers gives each element's slot.
-    detail::for_each_run(shape, g, total, ids.data(), ids.data(),
-                         [&](std::size_t offset, std::size_t count, const std::size_t* slot, const std::size_t*, bool per_element) {
+    detail::for_each_slot_run(shape, g, total, slots,
+                              [&](std::size_t offset, std::size_t count, const std::size_t* slot, bool per_element) {
                            for (std::size_t i = 0; i < count; ++i) {
                              const float v = x[offset + i];
                              if (std::isfinite(v)) amax[slot[per_element ? i : 0]] = std::max(amax[slot[per_element ? i : 0]], std::fabs(v));

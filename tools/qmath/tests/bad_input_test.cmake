@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # tools/qmath/tests/bad_input_test.cmake: ctest script for the runs a new user gets wrong: each CASE must exit with
-# status 2 and one line matching its message, change none of its input files, and leave no output behind.
+# status 2 and one line matching its message, change none of its input files, and leave no output behind (and
+# dash_file_name: `--` before file names that start with '-').
 #
 #   cmake -DQMATH=<tool> [-DEMULATOR=<cmd|args>] -DDATA=<tests/data> -DWORK=<dir> -DCASE=<name> -P bad_input_test.cmake
 cmake_minimum_required(VERSION 3.21)
@@ -73,6 +74,14 @@ elseif(CASE STREQUAL "compare_json_non_utf8_name")
   if(NOT rc EQUAL 0 OR NOT hex MATCHES "77efbfbd2e6e7079" OR hex MATCHES "77ff2e6e7079")
     message(FATAL_ERROR "the JSON output does not replace the non-UTF-8 byte of the file name")
   endif()
+elseif(CASE STREQUAL "dash_file_name")
+  # Not an error: `--` ends the options, so a file name may start with '-'.
+  file(COPY_FILE "${DATA}/weights_4x6.npy" "${dir}/-w.npy")
+  run_qmath(rc out err quantize -- -w.npy -codes.npy)
+  if(NOT rc EQUAL 0 OR NOT EXISTS "${dir}/-codes.npy" OR NOT EXISTS "${dir}/-codes.json")
+    message(FATAL_ERROR "quantize -- -w.npy -codes.npy failed")
+  endif()
+  expect_error("IN is required" KEEP -w.npy ABSENT -codes2.npy ARGS quantize -w.npy -codes2.npy)  # without `--`: options
 else()
   message(FATAL_ERROR "unknown CASE '${CASE}'")
 endif()

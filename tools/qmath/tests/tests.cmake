@@ -145,7 +145,7 @@ endforeach()
 # Runs a new user gets wrong: exit status 2, inputs unchanged, no output left behind (bad_input_test.cmake).
 foreach(case IN ITEMS compare_chart_is_input quantize_in_place dequantize_over_its_parameters
                       quantize_unwritable_parameters parameters_directory compress_output_is_input compress_bad_recipe
-                      compress_prune_and_rank compare_json_non_utf8_name)
+                      compress_prune_and_rank compare_json_non_utf8_name dash_file_name)
   add_test(NAME qmath_bad_input_${case} COMMAND ${CMAKE_COMMAND} "-DQMATH=$<TARGET_FILE:qmath_cli>"
            "-DEMULATOR=${qmath_cli_emulator}" "-DDATA=${PROJECT_SOURCE_DIR}/tests/data" "-DWORK=${qmath_cli_work}/bad_input"
            "-DCASE=${case}" -P "${CMAKE_CURRENT_SOURCE_DIR}/tests/bad_input_test.cmake")
