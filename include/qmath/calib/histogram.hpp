@@ -325,25 +325,10 @@ class HistogramObserver {
   void update(const float* x, std::size_t n) {
     detail::require(n == 0 || x != nullptr, "qmath::HistogramObserver::update",
                     "null data pointer for a non-empty batch");
-    float batch_min = std::numeric_limits<float>::infinity(), batch_max = -batch_min;
-    std::uint64_t nan = 0, non_finite = 0;
-    constexpr std::size_t kBlock = std::size_t{1} << 16;  // branch-free inner loop, 32-bit counters
-    for (std::size_t at = 0; at < n; at += kBlock) {
-      const float* block = x + at;
-      const std::size_t m = std::min(kBlock, n - at);
-      std::uint32_t block_nan = 0, block_non_finite = 0;
-      for (std::size_t j = 0; j < m; ++j) {
-        const float v = block[j];
-        const bool finite = std::fabs(v) <= FLT_MAX;
-        const float low = finite ? v : batch_min, high = finite ? v : batch_max;
-        batch_min = low < batch_min ? low : batch_min;
-        batch_max = high > batch_max ? high : batch_max;
-        block_non_finite += !finite;
-        block_nan += v != v;
-      }
-      nan += block_nan;
-      non_finite += block_non_finite;
-    }
+    const detail::SlotRanges scanned = detail::scan_slot_ranges(x, TensorShape{{static_cast<std::int64_t>(n)}}, per_tensor(), n, 1,
+                                                                detail::nonfinite_policy::skip_nan_and_inf);
+    const float batch_min = scanned.min[0], batch_max = scanned.max[0];
+    const std::uint64_t nan = scanned.nan, non_finite = scanned.nan + scanned.inf;
     if (n != non_finite) {
       const float lo = empty() ? batch_min : std::min(batch_min, min_), hi = empty() ? batch_max : std::max(batch_max, max_);
       if (!(hi - lo <= FLT_MAX))

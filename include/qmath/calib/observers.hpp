@@ -72,34 +72,22 @@ struct BatchRanges {
   ObserverCounts counts;
 };
 
-inline void scan_run(const float* x, std::size_t count, const std::size_t* slot, bool per_element, BatchRanges& b) {
-  for (std::size_t k = 0; k < count; ++k) {
-    const float v = x[k];
-    if (!std::isfinite(v)) {
-      ++(std::isnan(v) ? b.counts.nan : b.counts.inf);
-      continue;
-    }
-    ++b.counts.finite;
-    const std::size_t s = slot[per_element ? k : 0];
-    if (b.seen[s]) {
-      b.min[s] = std::min(b.min[s], v);
-      b.max[s] = std::max(b.max[s], v);
-    } else {
-      b.min[s] = b.max[s] = v;
-      b.seen[s] = 1;
-    }
-  }
-}
-
 inline BatchRanges scan_batch(const float* x, const TensorShape& shape, const Granularity& g, std::size_t total,
                               std::size_t slots) {
+  const SlotRanges scanned = scan_slot_ranges(x, shape, g, total, slots, nonfinite_policy::skip_nan_and_inf);
   BatchRanges b;
   b.min.assign(slots, 0.0f);
   b.max.assign(slots, 0.0f);
   b.seen.assign(slots, 0);
-  for_each_slot_run(shape, g, total, slots, [&](std::size_t at, std::size_t count, const std::size_t* id, bool each) {
-    scan_run(x + at, count, id, each, b);
-  });
+  for (std::size_t s = 0; s < slots; ++s)
+    if (scanned.seen(s)) {
+      b.min[s] = scanned.min[s];
+      b.max[s] = scanned.max[s];
+      b.seen[s] = 1;
+    }
+  b.counts.finite = scanned.finite;
+  b.counts.nan = scanned.nan;
+  b.counts.inf = scanned.inf;
   return b;
 }
 

@@ -208,23 +208,13 @@ inline Ranges minmax_ranges(const float* x, const TensorShape& shape, const Gran
   const std::size_t total = detail::element_count(shape, fn);
   const std::size_t slots = detail::parameter_slots(shape, g, fn);
   detail::require(total == 0 || x != nullptr, fn, "null data pointer for a non-empty tensor");
+  const detail::SlotRanges scanned =
+      detail::scan_slot_ranges(x, shape, g, total, slots, detail::nonfinite_policy::skip_nan);
   Ranges r;
-  r.min.assign(slots, std::numeric_limits<float>::infinity());
-  r.max.assign(slots, -std::numeric_limits<float>::infinity());
-  if (total > 0) {
-    detail::for_each_slot_run(shape, g, total, slots,
-                              [&](std::size_t at, std::size_t count, const std::size_t* id, bool each) {
-                           for (std::size_t k = 0; k < count; ++k) {
-                             const float v = x[at + k];
-                             if (std::isnan(v)) continue;
-                             const std::size_t s = id[each ? k : 0];
-                             r.min[s] = std::min(r.min[s], v);
-                             r.max[s] = std::max(r.max[s], v);
-                           }
-                         });
-  }
+  r.min = scanned.min;
+  r.max = scanned.max;
   for (std::size_t s = 0; s < slots; ++s)
-    if (r.min[s] > r.max[s]) r.min[s] = r.max[s] = 0.0f;
+    if (!scanned.seen(s)) r.min[s] = r.max[s] = 0.0f;
   return r;
 }
 
