@@ -6,7 +6,8 @@
 #   asan      g++ with AddressSanitizer + UndefinedBehaviorSanitizer: unit tests (not "slow", not exhaustive)
 #   fuzz      clang libFuzzer + ASan + UBSan on the .npy and .safetensors parsers, seeded from tests/data, each for
 #             QMATH_FUZZ_SECONDS (default 30); any crash or sanitizer report fails the stage
-#   aarch64   cross build, tests under qemu-aarch64 (NEON paths; exhaustive sweeps strided, see README; not "slow")
+#   aarch64   cross build, tests under qemu-aarch64 (NEON paths; exhaustive sweeps strided, see README; not "slow";
+#             the qmath tool and the MNIST examples are left to the x86 builds)
 #   consumer  install qmath, then build a separate project with find_package(qmath) and with add_subdirectory
 #   bench     build the benchmarks and run each once, briefly (proves they run; figures are not judged here)
 set -euo pipefail

@@ -98,6 +98,23 @@ TEST(MixedPrecision, EnoughBudgetTakesTheBestAndTooLittleThrows) {
   EXPECT_THROW(compress::allocate_greedy({{{8, -1.0, 0.0}}}, 10.0), qmath::error);
 }
 
+// Thousands of layers: the dynamic program coarsens its steps (2^24 / layers of them) instead of allocating
+// layers x 2^20 bytes, and stays at least as good as anything that fits the budget less one step per layer.
+TEST(MixedPrecision, ExactAllocationBoundsItsCostForManyLayers) {
+  std::mt19937 rng(5);
+  const std::size_t layers = 3000;
+  const Options o = random_problem(rng, layers);
+  double lo = 0.0, hi = 0.0;
+  for (const auto& layer : o) {
+    lo += layer.front().bytes;
+    hi += layer.back().bytes;
+  }
+  const double budget = 0.5 * (lo + hi), step = budget / static_cast<double>((std::size_t{1} << 24) / layers);
+  const compress::Allocation a = compress::allocate_optimal(o, budget);
+  EXPECT_LE(a.bytes, budget + 1e-6);
+  EXPECT_LE(a.error, compress::allocate_greedy(o, budget - static_cast<double>(layers) * step).error * (1.0 + 1e-9));
+}
+
 nn::Sequential small_model(std::mt19937& rng) {
   std::normal_distribution<float> g(0.0f, 0.3f);
   qmath::ConvParams p;

@@ -180,15 +180,17 @@ inline Allocation allocate_lagrangian(const std::vector<std::vector<BitOption>>&
   return a;
 }
 
-/// Exact up to rounding: dynamic programming over the budget cut into at most `max_steps` steps of equal size,
-/// each option's bytes rounded up to whole steps (so the result always fits; it is optimal whenever the bytes are
-/// multiples of the step, e.g. counts of bits when budget * 8 <= max_steps). Costs layers x options x steps time
-/// and layers x steps bytes of memory. The allocators above are faster; this one is the reference for them.
+/// Exact up to rounding: dynamic programming over the budget cut into steps of equal size (at most `max_steps`, and
+/// at most 2^24 / layers so that time (layers x options x steps) and memory (layers x steps bytes) stay bounded),
+/// each option's bytes rounded up to whole steps. The result always fits; it is optimal whenever the bytes are
+/// multiples of the step (e.g. whole bits with budget * 8 <= steps), and in general at least as good as any
+/// allocation that fits budget - layers x step. For thousands of layers prefer allocate_lagrangian.
 inline Allocation allocate_optimal(const std::vector<std::vector<BitOption>>& layers, double byte_budget,
                                    std::size_t max_steps = std::size_t{1} << 20) {
   constexpr const char* fn = "qmath::compress::allocate_optimal";
   detail::check_budget(layers, byte_budget, fn);
   qmath::detail::require(max_steps >= 1 && max_steps <= (std::size_t{1} << 28), fn, "max_steps must be in [1, 2^28]");
+  max_steps = std::max<std::size_t>(1, std::min(max_steps, (std::size_t{1} << 24) / std::max<std::size_t>(1, layers.size())));
   const double step = std::max(0.125, byte_budget / static_cast<double>(max_steps));
   const auto steps = static_cast<std::size_t>(std::floor(byte_budget / step + 1e-9));
   auto cost = [&](const BitOption& o) { return static_cast<std::size_t>(std::ceil(o.bytes / step - 1e-9)); };
