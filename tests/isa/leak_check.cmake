@@ -42,8 +42,11 @@ string(REPLACE "\n" ";" lines "${listing}")
 #   tags from avx512bw, fma3<avx2> and neon64 (kernels/x86/arch.hpp, arm/arch.hpp), so the units of one family all
 #   define the same members. Each stores or returns one vector register: a single move that every member of the
 #   family encodes alike, reached only by code that already needs that family's ISA.
+# - typeinfo (and its name) of function types: clang's -fsanitize=function emits one for every function whose
+#   address is taken, to check indirect calls. RTTI is constant data, the same in every object, no code.
 set(excluded
     "^DW\\.ref\\.__gxx_personality_v0$"
+    "^typeinfo (name )?for [^<]*\\("
     "^xsimd::types::simd_register<[^,]+, xsimd::(avx|avx2|fma3<xsimd::avx2> |avx512f|avx512cd|avx512dq|avx512bw|neon|neon64)>::"
     "^xsimd::types::simd_avx512_bool_register<[^>]+>::")
 

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -153,8 +154,13 @@ LowRank randomized_svd(const Eigen::MatrixBase<Derived>& w, Eigen::Index rank, E
   return detail::balanced_factors(q * svd.matrixU(), svd.singularValues(), svd.matrixV(), rank);
 }
 
+// The layer-level functions below are templates (over nn::Linear, nn::Conv2d, nn::Sequential only) so that Eigen's
+// SVD, about 20 s of compile time, is instantiated in the programs that call them and not in every file that
+// includes qmath.hpp.
+
 /// Linear(in -> out) as Linear(in -> r, no bias) then Linear(r -> out, the bias).
-inline std::pair<nn::Linear, nn::Linear> low_rank_linear(const nn::Linear& layer, Eigen::Index rank) {
+template <class Linear, std::enable_if_t<std::is_same_v<Linear, nn::Linear>, int> = 0>
+std::pair<Linear, Linear> low_rank_linear(const Linear& layer, Eigen::Index rank) {
   const LowRank f = truncated_svd(layer.weight(), rank);
   const nn::Linear::Matrix right = f.right, left = f.left;  // row-major copies for the constructors
   return {nn::Linear(right.data(), rank, layer.in_features(), nullptr),
@@ -163,7 +169,8 @@ inline std::pair<nn::Linear, nn::Linear> low_rank_linear(const nn::Linear& layer
 
 /// Conv2d (groups 1) as a conv with r filters of the same kernel, stride, padding and dilation (no bias), then a
 /// 1x1 conv to the output channels with the bias. @throws qmath::error for grouped convolutions.
-inline std::pair<nn::Conv2d, nn::Conv2d> low_rank_conv2d(const nn::Conv2d& layer, Eigen::Index rank) {
+template <class Conv2d, std::enable_if_t<std::is_same_v<Conv2d, nn::Conv2d>, int> = 0>
+std::pair<Conv2d, Conv2d> low_rank_conv2d(const Conv2d& layer, Eigen::Index rank) {
   const ConvParams& p = layer.filter();
   qmath::detail::require(p.groups == 1, "qmath::compress::low_rank_conv2d", "grouped convolutions are not supported");
   using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -196,11 +203,12 @@ inline std::pair<std::size_t, std::size_t> low_rank_parameters(const nn::Sequent
 
 /// A copy of the model with the Conv2d or Linear at `index` (of model.layers()) replaced by its two rank-r layers.
 /// @throws qmath::error on another layer kind or a bad rank.
-inline nn::Sequential low_rank_layer(const nn::Sequential& model, std::size_t index, Eigen::Index rank) {
+template <class Sequential, std::enable_if_t<std::is_same_v<Sequential, nn::Sequential>, int> = 0>
+Sequential low_rank_layer(const Sequential& model, std::size_t index, Eigen::Index rank) {
   constexpr const char* fn = "qmath::compress::low_rank_layer";
   qmath::detail::require(index < model.layers().size(), fn, "layer index out of range");
-  std::vector<nn::Layer> layers = model.layers();
-  const nn::Layer& target = layers[index];
+  auto layers = model.layers();
+  const auto& target = layers[index];
   std::vector<nn::Layer> pair;
   if (const auto* l = std::get_if<nn::Linear>(&target)) {
     auto two = low_rank_linear(*l, rank);

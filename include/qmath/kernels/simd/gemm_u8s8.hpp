@@ -697,7 +697,8 @@ struct GemmBody {
           const bool first = s == 0, last = s == slices - 1;
           for (std::ptrdiff_t m0 = mb; m0 < mb_end; m0 += kMr) {
             const int rows = static_cast<int>(ref::min_of<std::ptrdiff_t>(kMr, m_end - m0));
-            std::int32_t* part = partial + (m0 - mb) * kNr;
+            // One slice keeps no partial sums (and block_rows may then pass kPartialRows): no pointer past the array.
+            std::int32_t* part = partial + (slices > 1 ? (m0 - mb) * kNr : 0);
             I acc[1][kMr][kNv];
             // Only the tile's real rows carry sums (tile<rows> reads and writes no others).
             for (int m = 0; m < rows; ++m)
