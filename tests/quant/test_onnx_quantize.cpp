@@ -438,8 +438,7 @@ TEST_P(OnnxFp8Linear, MatchesBitForBit) {
   }
 }
 
-std::vector<VectorOnPath> fp8_on_every_path() { return on_every_path(kFp8Tests); }
-INSTANTIATE_TEST_SUITE_P(Conformance, OnnxFp8Linear, ::testing::ValuesIn(fp8_on_every_path()), vector_on_path_name);
+INSTANTIATE_TEST_SUITE_P(Conformance, OnnxFp8Linear, ::testing::ValuesIn(on_every_path(kFp8Tests)), vector_on_path_name);
 
 // ---- Vectors qmath cannot run: reported as skipped, not left out ---------------------------------------------
 

@@ -65,6 +65,11 @@ TEST(ScaledFp8, QuantizesLikeTheScalarConversionOfXOverScale) {
       qmath::quantize_fp8(x.data(), TensorShape{{static_cast<std::int64_t>(x.size())}}, p, codes.data());
       for (std::size_t i = 0; i < x.size(); ++i)
         ASSERT_EQ(static_cast<int>(codes[i]), static_cast<int>(qmath::f32_to_fp8(x[i] / scale, f, mode))) << x[i];
+      // With a zero point (ONNX's x / scale + zero_point, in float32).
+      p.zero_point = {f == fp8_format::e4m3fn ? 0.5f : -2.0f};
+      qmath::quantize_fp8(x.data(), TensorShape{{static_cast<std::int64_t>(x.size())}}, p, codes.data());
+      for (std::size_t i = 0; i < x.size(); ++i)
+        ASSERT_EQ(static_cast<int>(codes[i]), static_cast<int>(qmath::f32_to_fp8(x[i] / scale + p.zero_point[0], f, mode))) << x[i];
     }
 }
 

@@ -66,31 +66,6 @@
 QMATH_BEGIN_NAMESPACE
 namespace detail {
 
-struct BatchRanges {
-  std::vector<float> min, max;
-  std::vector<unsigned char> seen;
-  ObserverCounts counts;
-};
-
-inline BatchRanges scan_batch(const float* x, const TensorShape& shape, const Granularity& g, std::size_t total,
-                              std::size_t slots) {
-  const SlotRanges scanned = scan_slot_ranges(x, shape, g, total, slots, nonfinite_policy::skip_nan_and_inf);
-  BatchRanges b;
-  b.min.assign(slots, 0.0f);
-  b.max.assign(slots, 0.0f);
-  b.seen.assign(slots, 0);
-  for (std::size_t s = 0; s < slots; ++s)
-    if (scanned.seen(s)) {
-      b.min[s] = scanned.min[s];
-      b.max[s] = scanned.max[s];
-      b.seen[s] = 1;
-    }
-  b.counts.finite = scanned.finite;
-  b.counts.nan = scanned.nan;
-  b.counts.inf = scanned.inf;
-  return b;
-}
-
 /// State and queries shared by the observers; Derived supplies fold(slot, batch_min, batch_max), which combines
 /// one slot's batch range into a slot that has already seen finite values.
 template <class Derived>
@@ -141,14 +116,14 @@ class RangeObserverBase {
       require(false, fn,
               "the batch has " + std::to_string(slots) + " channels / groups at axis " +
                   std::to_string(granularity_.axis) + ", earlier batches had " + std::to_string(ranges_.min.size()));
-    const BatchRanges b = scan_batch(x, shape, granularity_, total, slots);
+    const SlotRanges b = scan_slot_ranges(x, shape, granularity_, total, slots, nonfinite_policy::skip_nan_and_inf);
     if (ranges_.min.empty()) {
       ranges_.min.assign(slots, 0.0f);
       ranges_.max.assign(slots, 0.0f);
       seen_.assign(slots, 0);
     }
     for (std::size_t s = 0; s < slots; ++s) {
-      if (!b.seen[s]) continue;
+      if (!b.seen(s)) continue;
       if (seen_[s]) {
         static_cast<Derived*>(this)->fold(s, b.min[s], b.max[s]);
       } else {
@@ -157,9 +132,9 @@ class RangeObserverBase {
         seen_[s] = 1;
       }
     }
-    counts_.finite += b.counts.finite;
-    counts_.nan += b.counts.nan;
-    counts_.inf += b.counts.inf;
+    counts_.finite += b.finite;
+    counts_.nan += b.nan;
+    counts_.inf += b.inf;
   }
 
   /// Observes an Eigen::Tensor, TensorMap or tensor expression of float (evaluated first when it is not stored);

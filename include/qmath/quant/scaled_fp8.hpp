@@ -75,20 +75,13 @@ inline Fp8Params choose_fp8_params(const float* x, const TensorShape& shape, con
   p.format = format;
   p.granularity = g;
   const std::size_t slots = detail::parameter_slots(shape, g, fn);
-  std::vector<float> amax(slots, 0.0f);
-  if (total > 0) {
-    detail::for_each_slot_run(shape, g, total, slots,
-                              [&](std::size_t offset, std::size_t count, const std::size_t* slot, bool per_element) {
-                           for (std::size_t i = 0; i < count; ++i) {
-                             const float v = x[offset + i];
-                             if (std::isfinite(v)) amax[slot[per_element ? i : 0]] = std::max(amax[slot[per_element ? i : 0]], std::fabs(v));
-                           }
-                         });
-  }
+  const detail::SlotRanges range =
+      detail::scan_slot_ranges(x, shape, g, total, slots, detail::nonfinite_policy::skip_nan_and_inf);
   p.scale.assign(slots, 1.0f);
   for (std::size_t s = 0; s < slots; ++s) {
     // In double: a tiny amax must not give a subnormal scale whose inverse overflows.
-    const double ratio = static_cast<double>(amax[s]) / fp8_max_finite(format);
+    const float amax = range.seen(s) ? std::max(std::fabs(range.min[s]), std::fabs(range.max[s])) : 0.0f;
+    const double ratio = static_cast<double>(amax) / fp8_max_finite(format);
     if (ratio >= std::numeric_limits<float>::min() && std::isfinite(1.0 / ratio)) p.scale[s] = static_cast<float>(ratio);
   }
   return p;
